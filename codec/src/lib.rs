@@ -1,0 +1,1 @@
+//! A functional VP8 codec: the decoder's whole state is an explicit, immutable value.

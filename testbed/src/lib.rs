@@ -1,0 +1,1 @@
+//! The salsify testbed: a mahimahi-compatible link emulator, its drivers, and video metrics.

@@ -1,0 +1,1 @@
+//! The salsify transport: wire protocol, estimator, pacer and call security as pure state machines.
