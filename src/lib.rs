@@ -4,3 +4,4 @@
 //! interface live in their own crates.
 
 pub mod cli;
+pub mod synthetic;
