@@ -1,0 +1,336 @@
+//! Motion search: whole-pixel search on a padded reference, then sub-pixel refinement.
+//!
+//! The whole-pixel stage works on a copy of the reference luma plane extended by
+//! [`PaddedPlane::BORDER`] pixels on every side (edge pixels repeated, as VP8 does for vectors
+//! pointing outside the frame), so sums of absolute differences need no bounds checks. Costs are
+//! distortion plus `lambda` times an estimate of the vector's bits.
+
+/// A luma plane copied with a repeated-edge border so blocks may hang over the frame's edges.
+#[derive(Debug, Clone)]
+pub struct PaddedPlane {
+    data: Vec<u8>,
+    stride: usize,
+    width: usize,
+    height: usize,
+}
+
+impl PaddedPlane {
+    /// Border width on every side, in pixels.
+    pub const BORDER: usize = 48;
+
+    /// Copies a `width` x `height` plane (rows `stride` apart) and extends its edges.
+    pub fn new(data: &[u8], stride: usize, width: usize, height: usize) -> Self {
+        let border = Self::BORDER;
+        let padded_stride = width + 2 * border;
+        let padded_height = height + 2 * border;
+        let mut padded = vec![0u8; padded_stride * padded_height];
+        for padded_row in 0..padded_height {
+            let source_row = padded_row.saturating_sub(border).min(height - 1);
+            let source = &data[source_row * stride..source_row * stride + width];
+            let destination = &mut padded[padded_row * padded_stride..][..padded_stride];
+            destination[..border].fill(source[0]);
+            destination[border..border + width].copy_from_slice(source);
+            destination[border + width..].fill(source[width - 1]);
+        }
+        PaddedPlane {
+            data: padded,
+            stride: padded_stride,
+            width,
+            height,
+        }
+    }
+
+    /// Width of the original plane.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height of the original plane.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Distance between rows of [`PaddedPlane::block`].
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// The pixels from (`x`, `y`) on (frame coordinates, may be negative down to `-BORDER`).
+    #[inline]
+    pub fn block(&self, x: isize, y: isize) -> &[u8] {
+        let border = Self::BORDER as isize;
+        let offset = (y + border) as usize * self.stride + (x + border) as usize;
+        &self.data[offset..]
+    }
+
+    /// Whether a `size` x `size` block at (`x`, `y`) lies inside the padded area.
+    #[inline]
+    pub fn holds(&self, x: isize, y: isize, size: usize) -> bool {
+        let border = Self::BORDER as isize;
+        x >= -border
+            && y >= -border
+            && x + size as isize <= self.width as isize + border
+            && y + size as isize <= self.height as isize + border
+    }
+}
+
+/// Sum of absolute differences of two `width` x `height` blocks.
+#[inline]
+pub fn sad(
+    a: &[u8],
+    a_stride: usize,
+    b: &[u8],
+    b_stride: usize,
+    width: usize,
+    height: usize,
+) -> u32 {
+    let mut total = 0u32;
+    for row in 0..height {
+        let a_row = &a[row * a_stride..row * a_stride + width];
+        let b_row = &b[row * b_stride..row * b_stride + width];
+        total += a_row
+            .iter()
+            .zip(b_row)
+            .map(|(&x, &y)| (x as i32 - y as i32).unsigned_abs())
+            .sum::<u32>();
+    }
+    total
+}
+
+/// Sum of squared differences of two `width` x `height` blocks.
+#[inline]
+pub fn sse(
+    a: &[u8],
+    a_stride: usize,
+    b: &[u8],
+    b_stride: usize,
+    width: usize,
+    height: usize,
+) -> u32 {
+    let mut total = 0u32;
+    for row in 0..height {
+        let a_row = &a[row * a_stride..row * a_stride + width];
+        let b_row = &b[row * b_stride..row * b_stride + width];
+        total += a_row
+            .iter()
+            .zip(b_row)
+            .map(|(&x, &y)| {
+                let difference = x as i32 - y as i32;
+                (difference * difference) as u32
+            })
+            .sum::<u32>();
+    }
+    total
+}
+
+/// A motion vector in quarter pixels (row, column), as VP8 codes luma vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct QuarterPelVector {
+    /// Vertical component, quarter pixels, down is positive.
+    pub row: i16,
+    /// Horizontal component, quarter pixels, right is positive.
+    pub column: i16,
+}
+
+/// Approximate bits (in 1/256 bit) to code a vector difference, used during search before the
+/// real probabilities are consulted: about 2 bits plus 2 bits per doubling of the magnitude.
+#[inline]
+pub fn approximate_vector_cost(difference: QuarterPelVector) -> u32 {
+    let component = |value: i16| {
+        let magnitude = value.unsigned_abs() as u32;
+        if magnitude == 0 {
+            256
+        } else {
+            (3 + 2 * (32 - magnitude.leading_zeros())) * 256
+        }
+    };
+    component(difference.row) + component(difference.column)
+}
+
+/// Whole-pixel search of a 16x16 block: starts from each candidate (whole-pixel positions in
+/// pixels), descends a large then a small diamond, and returns the best (vector in whole pixels,
+/// cost). `cost_of_vector` gives the rate term, already scaled to distortion units.
+#[allow(clippy::too_many_arguments)]
+pub fn full_pixel_search(
+    source: &[u8],
+    source_stride: usize,
+    reference: &PaddedPlane,
+    block_x: isize,
+    block_y: isize,
+    candidates: &[(isize, isize)],
+    range: isize,
+    cost_of_vector: &dyn Fn(isize, isize) -> u32,
+) -> ((isize, isize), u32) {
+    let allowed = |dx: isize, dy: isize| {
+        dx.abs() <= range && dy.abs() <= range && reference.holds(block_x + dx, block_y + dy, 16)
+    };
+    let evaluate = |dx: isize, dy: isize| -> u32 {
+        let block = reference.block(block_x + dx, block_y + dy);
+        sad(source, source_stride, block, reference.stride(), 16, 16) + cost_of_vector(dx, dy)
+    };
+
+    let mut best = (0isize, 0isize);
+    let mut best_cost = evaluate(0, 0);
+    for &(dx, dy) in candidates {
+        if (dx, dy) != best && allowed(dx, dy) {
+            let cost = evaluate(dx, dy);
+            if cost < best_cost {
+                best = (dx, dy);
+                best_cost = cost;
+            }
+        }
+    }
+
+    const LARGE_DIAMOND: [(isize, isize); 8] = [
+        (0, -2),
+        (1, -1),
+        (2, 0),
+        (1, 1),
+        (0, 2),
+        (-1, 1),
+        (-2, 0),
+        (-1, -1),
+    ];
+    const SMALL_DIAMOND: [(isize, isize); 4] = [(0, -1), (1, 0), (0, 1), (-1, 0)];
+
+    // Large steps first to cover ground, then the large diamond, then the small one.
+    for step in [8isize, 4, 2] {
+        loop {
+            let center = best;
+            for &(ox, oy) in &SMALL_DIAMOND {
+                let (dx, dy) = (center.0 + ox * step, center.1 + oy * step);
+                if allowed(dx, dy) {
+                    let cost = evaluate(dx, dy);
+                    if cost < best_cost {
+                        best = (dx, dy);
+                        best_cost = cost;
+                    }
+                }
+            }
+            if best == center {
+                break;
+            }
+        }
+    }
+    for pattern in [&LARGE_DIAMOND[..], &SMALL_DIAMOND[..]] {
+        for _ in 0..16 {
+            let center = best;
+            for &(ox, oy) in pattern {
+                let (dx, dy) = (center.0 + ox, center.1 + oy);
+                if allowed(dx, dy) {
+                    let cost = evaluate(dx, dy);
+                    if cost < best_cost {
+                        best = (dx, dy);
+                        best_cost = cost;
+                    }
+                }
+            }
+            if best == center {
+                break;
+            }
+        }
+    }
+    (best, best_cost)
+}
+
+/// Sub-pixel refinement: from `start` (quarter pixels), tries the eight half-pixel neighbours,
+/// then the eight quarter-pixel neighbours of the best, keeping whatever `cost` says is cheaper.
+pub fn subpixel_refine(
+    start: QuarterPelVector,
+    start_cost: u32,
+    cost: &mut dyn FnMut(QuarterPelVector) -> Option<u32>,
+) -> (QuarterPelVector, u32) {
+    let mut best = start;
+    let mut best_cost = start_cost;
+    for step in [2i16, 1] {
+        let center = best;
+        for (dy, dx) in [
+            (-1i16, 0i16),
+            (1, 0),
+            (0, -1),
+            (0, 1),
+            (-1, -1),
+            (-1, 1),
+            (1, -1),
+            (1, 1),
+        ] {
+            let candidate = QuarterPelVector {
+                row: center.row + dy * step,
+                column: center.column + dx * step,
+            };
+            if let Some(candidate_cost) = cost(candidate) {
+                if candidate_cost < best_cost {
+                    best = candidate;
+                    best_cost = candidate_cost;
+                }
+            }
+        }
+    }
+    (best, best_cost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn textured_plane(width: usize, height: usize) -> Vec<u8> {
+        (0..width * height)
+            .map(|index| {
+                let x = (index % width) as f64;
+                let y = (index / width) as f64;
+                let value = 128.0
+                    + 50.0 * (x / 5.0).sin()
+                    + 40.0 * (y / 7.0).cos()
+                    + 20.0 * ((x + y) / 3.0).sin();
+                value as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn padding_repeats_edges() {
+        let data: Vec<u8> = (0..12).collect();
+        let padded = PaddedPlane::new(&data, 4, 4, 3);
+        assert_eq!(padded.block(-5, -5)[0], 0);
+        assert_eq!(padded.block(10, 0)[0], 3);
+        assert_eq!(padded.block(0, 10)[0], 8);
+        assert_eq!(padded.block(2, 1)[0], 6);
+    }
+
+    #[test]
+    fn finds_a_pure_translation() {
+        let (width, height) = (96, 80);
+        let reference = textured_plane(width, height);
+        let padded = PaddedPlane::new(&reference, width, width, height);
+        // The source block at (32, 32) is the reference block at (37, 29).
+        let (block_x, block_y) = (32isize, 32isize);
+        let mut source = vec![0u8; 16 * 16];
+        for row in 0..16 {
+            let y = (block_y - 3) as usize + row;
+            let x = (block_x + 5) as usize;
+            source[row * 16..row * 16 + 16].copy_from_slice(&reference[y * width + x..][..16]);
+        }
+        let ((dx, dy), cost) = full_pixel_search(
+            &source,
+            16,
+            &padded,
+            block_x,
+            block_y,
+            &[(4, -2)],
+            16,
+            &|_, _| 0,
+        );
+        assert_eq!((dx, dy, cost), (5, -3, 0));
+    }
+
+    #[test]
+    fn refinement_moves_toward_a_cheaper_quarter_position() {
+        let target = QuarterPelVector { row: 3, column: -1 };
+        let mut cost = |vector: QuarterPelVector| {
+            let distance = (vector.row - target.row).abs() + (vector.column - target.column).abs();
+            Some(distance as u32 * 10)
+        };
+        let (best, best_cost) = subpixel_refine(QuarterPelVector::default(), 40, &mut cost);
+        assert_eq!((best, best_cost), (target, 0));
+    }
+}
