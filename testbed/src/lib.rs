@@ -1,3 +1,19 @@
 //! The salsify testbed: a mahimahi-compatible link emulator, its drivers, and video metrics.
+//!
+//! - [`trace`]: mahimahi delivery traces.
+//! - [`link`]: one direction of the emulated link as a pure state machine (queue, trace-driven
+//!   delivery, loss, outages, delay), with mahimahi-format log events.
+//! - [`simulate`]: the virtual-time driver.
+//! - [`metrics`]: SSIM, PSNR and per-frame delay.
 
+pub mod link;
 pub mod metrics;
+pub mod queue;
+pub mod random;
+pub mod simulate;
+pub mod trace;
+
+pub use link::{Delivered, Link, LinkConfig, LinkStats, LogEvent, OnOff, Outage};
+pub use queue::{QueueConfig, QueueConfigError};
+pub use simulate::{run_link, Direction, Path};
+pub use trace::{Trace, TraceError, OPPORTUNITY_BYTES};
