@@ -4,10 +4,13 @@
 //! - [`link`]: one direction of the emulated link as a pure state machine (queue, trace-driven
 //!   delivery, loss, outages, delay), with mahimahi-format log events.
 //! - [`simulate`]: the virtual-time driver.
+//! - [`mahimahi_log`]: logs in mahimahi's format and their analysis; [`plot`]: their plots.
 //! - [`metrics`]: SSIM, PSNR and per-frame delay.
 
 pub mod link;
+pub mod mahimahi_log;
 pub mod metrics;
+pub mod plot;
 pub mod queue;
 pub mod random;
 pub mod simulate;

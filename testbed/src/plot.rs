@@ -1,0 +1,201 @@
+//! Plots of a link log, like mahimahi's `mm-throughput-graph` (capacity, ingress and throughput
+//! over time) and `mm-delay-graph` (per-packet queueing delay over time), as SVG (with axis labels
+//! and captions) and PNG (axes and curves; the PNG backend is built without font support to keep
+//! the dependency tree small, so it carries no text).
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::mahimahi_log::LogAnalysis;
+
+/// Why a plot could not be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw {file}: {message}")]
+pub struct PlotError {
+    /// The output file.
+    pub file: String,
+    /// What the plotting library said.
+    pub message: String,
+}
+
+const CAPACITY_FILL: RGBColor = RGBColor(255, 191, 191);
+const INGRESS_COLOR: RGBColor = RGBColor(0, 32, 160);
+const THROUGHPUT_COLOR: RGBColor = RGBColor(255, 96, 64);
+const DELAY_COLOR: RGBColor = RGBColor(0, 64, 0);
+
+/// Writes `<prefix>-throughput.{svg,png}` and `<prefix>-delay.{svg,png}` and returns their paths.
+pub fn write_plots(analysis: &LogAnalysis, prefix: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let path = |suffix: &str| {
+        let mut name = prefix.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let outputs = [
+        path("-throughput.svg"),
+        path("-throughput.png"),
+        path("-delay.svg"),
+        path("-delay.png"),
+    ];
+    let size = (1024, 560);
+    {
+        let area = SVGBackend::new(&outputs[0], size).into_drawing_area();
+        draw_throughput(&area, analysis, true).map_err(plot_error(&outputs[0]))?;
+        area.present().map_err(plot_error(&outputs[0]))?;
+    }
+    {
+        let area = BitMapBackend::new(&outputs[1], size).into_drawing_area();
+        draw_throughput(&area, analysis, false).map_err(plot_error(&outputs[1]))?;
+        area.present().map_err(plot_error(&outputs[1]))?;
+    }
+    {
+        let area = SVGBackend::new(&outputs[2], size).into_drawing_area();
+        draw_delay(&area, analysis, true).map_err(plot_error(&outputs[2]))?;
+        area.present().map_err(plot_error(&outputs[2]))?;
+    }
+    {
+        let area = BitMapBackend::new(&outputs[3], size).into_drawing_area();
+        draw_delay(&area, analysis, false).map_err(plot_error(&outputs[3]))?;
+        area.present().map_err(plot_error(&outputs[3]))?;
+    }
+    Ok(outputs.to_vec())
+}
+
+fn plot_error<E: std::fmt::Debug>(file: &Path) -> impl Fn(E) -> PlotError + '_ {
+    move |error| PlotError {
+        file: file.display().to_string(),
+        message: format!("{error:?}"),
+    }
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn time_range(analysis: &LogAnalysis) -> std::ops::Range<f64> {
+    let start = analysis.bins.first().map_or(0.0, |bin| bin.start_s);
+    let end = analysis.bins.last().map_or(1.0, |bin| bin.start_s);
+    start..end.max(start + 0.001)
+}
+
+fn draw_throughput<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    analysis: &LogAnalysis,
+    with_text: bool,
+) -> DrawResult<DB> {
+    area.fill(&WHITE)?;
+    let peak = analysis
+        .bins
+        .iter()
+        .map(|bin| {
+            bin.capacity_mbps
+                .max(bin.ingress_mbps)
+                .max(bin.throughput_mbps)
+        })
+        .fold(0.0, f64::max)
+        .max(0.1)
+        * 1.05;
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(20);
+    if with_text {
+        builder
+            .caption(
+                format!(
+                    "capacity {:.2} Mbit/s, throughput {:.2} Mbit/s ({:.1} % utilisation), ingress {:.2} Mbit/s",
+                    analysis.average_capacity_mbps,
+                    analysis.average_throughput_mbps,
+                    analysis.utilization * 100.0,
+                    analysis.average_ingress_mbps
+                ),
+                ("sans-serif", 18),
+            )
+            .x_label_area_size(40)
+            .y_label_area_size(60);
+    }
+    let mut chart = builder.build_cartesian_2d(time_range(analysis), 0.0..peak)?;
+    let mut mesh = chart.configure_mesh();
+    if with_text {
+        mesh.x_desc("time (s)").y_desc("throughput (Mbit/s)");
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw()?;
+    let series = |value: fn(&crate::mahimahi_log::RateBin) -> f64| {
+        analysis
+            .bins
+            .iter()
+            .map(move |bin| (bin.start_s, value(bin)))
+    };
+    chart
+        .draw_series(AreaSeries::new(
+            series(|bin| bin.capacity_mbps),
+            0.0,
+            CAPACITY_FILL.mix(0.6),
+        ))?
+        .label("capacity")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], CAPACITY_FILL.filled()));
+    chart
+        .draw_series(LineSeries::new(
+            series(|bin| bin.ingress_mbps),
+            INGRESS_COLOR.stroke_width(2),
+        ))?
+        .label("ingress")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], INGRESS_COLOR));
+    chart
+        .draw_series(LineSeries::new(
+            series(|bin| bin.throughput_mbps),
+            THROUGHPUT_COLOR.stroke_width(2),
+        ))?
+        .label("throughput")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], THROUGHPUT_COLOR));
+    if with_text {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    Ok(())
+}
+
+fn draw_delay<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    analysis: &LogAnalysis,
+    with_text: bool,
+) -> DrawResult<DB> {
+    area.fill(&WHITE)?;
+    // Thin to the largest delay per millisecond of departure: enough to show every peak.
+    let mut points: Vec<(f64, f64)> = Vec::new();
+    for &(time_s, delay_ms) in &analysis.packet_delays {
+        match points.last_mut() {
+            Some(last) if (last.0 * 1000.0).round() == (time_s * 1000.0).round() => {
+                last.1 = last.1.max(delay_ms)
+            }
+            _ => points.push((time_s, delay_ms)),
+        }
+    }
+    let peak = points.iter().map(|p| p.1).fold(0.0, f64::max).max(1.0) * 1.05;
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(20);
+    if with_text {
+        builder
+            .caption(
+                format!(
+                    "per-packet queueing delay: p95 {:.0} ms, signal delay p95 {:.0} ms",
+                    analysis.p95_packet_delay_ms, analysis.p95_signal_delay_ms
+                ),
+                ("sans-serif", 18),
+            )
+            .x_label_area_size(40)
+            .y_label_area_size(60);
+    }
+    let mut chart = builder.build_cartesian_2d(time_range(analysis), 0.0..peak)?;
+    let mut mesh = chart.configure_mesh();
+    if with_text {
+        mesh.x_desc("time (s)").y_desc("queueing delay (ms)");
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw()?;
+    chart.draw_series(LineSeries::new(points, DELAY_COLOR.stroke_width(1)))?;
+    Ok(())
+}
