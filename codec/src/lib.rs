@@ -1,2 +1,36 @@
 //! A functional VP8 codec: the decoder's whole state is an explicit, immutable value.
-pub mod encoder;
+//!
+//! [`decode`] is a pure function from a [`DecoderState`] and a compressed frame to the next
+//! state and the picture to show. Decoding is split in two stages that the encoder reuses:
+//! parsing ([`header`], [`modes`], [`tokens`]) produces plain data ([`FrameHeader`],
+//! [`MacroblockInfo`], [`MacroblockCoefficients`]); reconstruction ([`reconstruct`], built on
+//! [`intra`], [`inter`], [`transform`], [`loop_filter`]) turns it into the next state.
+//! Containers: [`ivf`] and [`y4m`].
+
+pub mod bool_decoder;
+pub mod decoder;
+pub mod dequant;
+pub mod error;
+pub mod hash;
+pub mod header;
+pub mod inter;
+pub mod intra;
+pub mod ivf;
+pub mod loop_filter;
+pub mod modes;
+pub mod picture;
+pub mod reconstruct;
+pub mod state;
+pub mod tables;
+pub mod tokens;
+pub mod transform;
+pub mod y4m;
+
+pub use decoder::decode;
+pub use error::DecodeError;
+pub use header::{FrameHeader, MAX_FRAME_PIXELS};
+pub use modes::{MacroblockInfo, MacroblockMode, MotionVector, SubblockMode};
+pub use picture::{Picture, Plane};
+pub use reconstruct::FrameReconstructor;
+pub use state::{DecoderState, ReferenceKind, StateId};
+pub use tokens::MacroblockCoefficients;

@@ -1,0 +1,464 @@
+//! Reconstruction: turns parsed frame syntax into the next decoder state. For each macroblock
+//! it predicts (intra or inter), adds the inverse-transformed residual, then loop-filters the
+//! frame and applies the reference, probability and segmentation updates.
+//!
+//! Intra prediction reads the current frame before loop filtering (the filter runs after all
+//! macroblocks), as libvpx does.
+
+use std::sync::Arc;
+
+use crate::header::FrameHeader;
+use crate::inter::{self, InterpolationFilter};
+use crate::intra::{self, ABOVE_OUTSIDE, LEFT_OUTSIDE};
+use crate::loop_filter;
+use crate::modes::{MacroblockInfo, MacroblockMode, MotionVector};
+use crate::picture::{Picture, Plane};
+use crate::state::{DecoderState, ReferenceFrame, References, StateParts};
+use crate::tokens::{MacroblockCoefficients, Y2_BLOCK};
+use crate::transform;
+
+/// Reconstructs one frame macroblock by macroblock, then produces the new state.
+#[derive(Debug)]
+pub struct FrameReconstructor<'a> {
+    source: &'a DecoderState,
+    header: &'a FrameHeader,
+    frame: Picture,
+    infos: Vec<MacroblockInfo>,
+    inner_edges: Vec<bool>,
+    columns: usize,
+    rows: usize,
+    filter: InterpolationFilter,
+    full_pixel: bool,
+}
+
+impl<'a> FrameReconstructor<'a> {
+    /// Starts reconstructing the frame described by `header` on top of `source`.
+    /// For inter frames `source` must have references (checked when the header was parsed).
+    pub fn new(source: &'a DecoderState, header: &'a FrameHeader) -> Self {
+        let columns = header.macroblock_columns();
+        let rows = header.macroblock_rows();
+        let frame = Picture {
+            y: Plane::filled(columns * 16, rows * 16, 0),
+            u: Plane::filled(columns * 8, rows * 8, 0),
+            v: Plane::filled(columns * 8, rows * 8, 0),
+        };
+        FrameReconstructor {
+            source,
+            header,
+            frame,
+            infos: vec![MacroblockInfo::default(); columns * rows],
+            inner_edges: vec![false; columns * rows],
+            columns,
+            rows,
+            filter: InterpolationFilter::for_version(header.version),
+            full_pixel: header.version == 3,
+        }
+    }
+
+    /// Macroblock columns of the frame.
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// Macroblock rows of the frame.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The frame reconstructed so far (before loop filtering).
+    pub fn frame(&self) -> &Picture {
+        &self.frame
+    }
+
+    /// Reconstructs macroblock (`mb_x`, `mb_y`). Macroblocks must come in raster order, since
+    /// intra prediction reads the ones above and to the left.
+    pub fn reconstruct_macroblock(
+        &mut self,
+        mb_x: usize,
+        mb_y: usize,
+        info: &MacroblockInfo,
+        coefficients: &MacroblockCoefficients,
+    ) {
+        let index = mb_y * self.columns + mb_x;
+        self.infos[index] = *info;
+        self.inner_edges[index] = !(info.mode.has_y2() && coefficients.is_empty());
+
+        let mut luma = [0u8; 16 * 16];
+        let mut chroma_u = [0u8; 8 * 8];
+        let mut chroma_v = [0u8; 8 * 8];
+        let intra = info.reference == crate::state::ReferenceKind::Intra;
+        if intra {
+            self.predict_intra_chroma(mb_x, mb_y, info, &mut chroma_u, &mut chroma_v);
+            if info.mode == MacroblockMode::Subblocks {
+                self.reconstruct_subblocks(mb_x, mb_y, info, coefficients, &mut luma);
+            } else {
+                self.predict_intra_luma(mb_x, mb_y, info, &mut luma);
+            }
+        } else {
+            self.predict_inter(mb_x, mb_y, info, &mut luma, &mut chroma_u, &mut chroma_v);
+        }
+
+        if !coefficients.is_empty() {
+            if info.mode != MacroblockMode::Subblocks {
+                add_luma_residual(info.mode.has_y2(), coefficients, &mut luma);
+            }
+            for block in 0..4 {
+                let offset = (block >> 1) * 4 * 8 + (block & 1) * 4;
+                transform::add_inverse_dct(
+                    &coefficients.blocks[16 + block],
+                    &mut chroma_u,
+                    offset,
+                    8,
+                );
+                transform::add_inverse_dct(
+                    &coefficients.blocks[20 + block],
+                    &mut chroma_v,
+                    offset,
+                    8,
+                );
+            }
+        }
+
+        store_block(&mut self.frame.y, mb_x * 16, mb_y * 16, 16, &luma);
+        store_block(&mut self.frame.u, mb_x * 8, mb_y * 8, 8, &chroma_u);
+        store_block(&mut self.frame.v, mb_x * 8, mb_y * 8, 8, &chroma_v);
+    }
+
+    /// The row above a block (`above[0]` the corner) and the column left of it, with the
+    /// frame-edge values, for a `size`-pixel block at (`x`, `y`) of `plane`; `extra` more
+    /// above-right pixels are included.
+    fn edges(
+        plane: &Plane,
+        x: usize,
+        y: usize,
+        size: usize,
+        extra: usize,
+        above: &mut [u8],
+        left: &mut [u8],
+    ) {
+        if y == 0 {
+            above[..=size + extra].fill(ABOVE_OUTSIDE);
+        } else {
+            let row = &plane.data[(y - 1) * plane.stride..(y - 1) * plane.stride + plane.width];
+            above[0] = if x == 0 { LEFT_OUTSIDE } else { row[x - 1] };
+            above[1..=size].copy_from_slice(&row[x..x + size]);
+            for (k, value) in above[size + 1..=size + extra].iter_mut().enumerate() {
+                // Past the right edge libvpx repeats the last pixel of the row above.
+                *value = row[(x + size + k).min(plane.width - 1)];
+            }
+        }
+        if x == 0 {
+            left[..size].fill(LEFT_OUTSIDE);
+        } else {
+            for (k, value) in left[..size].iter_mut().enumerate() {
+                *value = plane.data[(y + k) * plane.stride + x - 1];
+            }
+        }
+    }
+
+    fn predict_intra_luma(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        info: &MacroblockInfo,
+        out: &mut [u8; 256],
+    ) {
+        let mut above = [0u8; 17];
+        let mut left = [0u8; 16];
+        Self::edges(
+            &self.frame.y,
+            mb_x * 16,
+            mb_y * 16,
+            16,
+            0,
+            &mut above,
+            &mut left,
+        );
+        intra::predict_block(info.mode, 16, &above, &left, mb_y > 0, mb_x > 0, out, 16);
+    }
+
+    fn predict_intra_chroma(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        info: &MacroblockInfo,
+        out_u: &mut [u8; 64],
+        out_v: &mut [u8; 64],
+    ) {
+        for (plane, out) in [(&self.frame.u, out_u), (&self.frame.v, out_v)] {
+            let mut above = [0u8; 9];
+            let mut left = [0u8; 8];
+            Self::edges(plane, mb_x * 8, mb_y * 8, 8, 0, &mut above, &mut left);
+            intra::predict_block(
+                info.chroma_mode,
+                8,
+                &above,
+                &left,
+                mb_y > 0,
+                mb_x > 0,
+                out,
+                8,
+            );
+        }
+    }
+
+    fn reconstruct_subblocks(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        info: &MacroblockInfo,
+        coefficients: &MacroblockCoefficients,
+        out: &mut [u8; 256],
+    ) {
+        let mut above_row = [0u8; 21];
+        let mut left_column = [0u8; 16];
+        Self::edges(
+            &self.frame.y,
+            mb_x * 16,
+            mb_y * 16,
+            16,
+            4,
+            &mut above_row,
+            &mut left_column,
+        );
+        for block in 0..16 {
+            let (bx, by) = (block & 3, block >> 2);
+            let mut above = [0u8; 9];
+            let mut left = [0u8; 4];
+            if by == 0 {
+                above.copy_from_slice(&above_row[4 * bx..4 * bx + 9]);
+            } else {
+                let row = (4 * by - 1) * 16;
+                above[0] = if bx == 0 {
+                    left_column[4 * by - 1]
+                } else {
+                    out[row + 4 * bx - 1]
+                };
+                above[1..5].copy_from_slice(&out[row + 4 * bx..row + 4 * bx + 4]);
+                if bx < 3 {
+                    above[5..9].copy_from_slice(&out[row + 4 * bx + 4..row + 4 * bx + 8]);
+                } else {
+                    // Right column: libvpx uses the above macroblock row's pixels here.
+                    above[5..9].copy_from_slice(&above_row[17..21]);
+                }
+            }
+            for (k, value) in left.iter_mut().enumerate() {
+                *value = if bx == 0 {
+                    left_column[4 * by + k]
+                } else {
+                    out[(4 * by + k) * 16 + 4 * bx - 1]
+                };
+            }
+            let offset = 4 * by * 16 + 4 * bx;
+            intra::predict_subblock(
+                info.subblock_modes[block],
+                &above,
+                &left,
+                &mut out[offset..],
+                16,
+            );
+            if coefficients.coded_blocks & (1 << block) != 0 {
+                transform::add_inverse_dct(&coefficients.blocks[block], out, offset, 16);
+            }
+        }
+    }
+
+    fn predict_inter(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        info: &MacroblockInfo,
+        luma: &mut [u8; 256],
+        chroma_u: &mut [u8; 64],
+        chroma_v: &mut [u8; 64],
+    ) {
+        let references = self
+            .source
+            .references()
+            .expect("inter frames are only parsed when references exist");
+        let reference = references
+            .get(info.reference)
+            .expect("inter macroblock has a reference")
+            .picture();
+        let (x, y) = (mb_x * 16, mb_y * 16);
+        let (chroma_x, chroma_y) = (mb_x * 8, mb_y * 8);
+        if info.mode != MacroblockMode::Split {
+            inter::predict_block(&reference.y, x, y, info.mv, 16, 16, self.filter, luma, 16);
+            let mv = inter::chroma_mv(info.mv, self.full_pixel);
+            inter::predict_block(
+                &reference.u,
+                chroma_x,
+                chroma_y,
+                mv,
+                8,
+                8,
+                self.filter,
+                chroma_u,
+                8,
+            );
+            inter::predict_block(
+                &reference.v,
+                chroma_x,
+                chroma_y,
+                mv,
+                8,
+                8,
+                self.filter,
+                chroma_v,
+                8,
+            );
+            return;
+        }
+        for block in 0..16 {
+            let (bx, by) = (block & 3, block >> 2);
+            let offset = 4 * by * 16 + 4 * bx;
+            inter::predict_block(
+                &reference.y,
+                x + 4 * bx,
+                y + 4 * by,
+                info.subblock_mvs[block],
+                4,
+                4,
+                self.filter,
+                &mut luma[offset..],
+                16,
+            );
+        }
+        for group_y in 0..2 {
+            for group_x in 0..2 {
+                let first = group_y * 8 + group_x * 2;
+                let mvs = [
+                    info.subblock_mvs[first],
+                    info.subblock_mvs[first + 1],
+                    info.subblock_mvs[first + 4],
+                    info.subblock_mvs[first + 5],
+                ];
+                let mv: MotionVector = inter::chroma_mv_of_group(mvs, self.full_pixel);
+                let offset = group_y * 4 * 8 + group_x * 4;
+                let (block_x, block_y) = (chroma_x + 4 * group_x, chroma_y + 4 * group_y);
+                inter::predict_block(
+                    &reference.u,
+                    block_x,
+                    block_y,
+                    mv,
+                    4,
+                    4,
+                    self.filter,
+                    &mut chroma_u[offset..],
+                    8,
+                );
+                inter::predict_block(
+                    &reference.v,
+                    block_x,
+                    block_y,
+                    mv,
+                    4,
+                    4,
+                    self.filter,
+                    &mut chroma_v[offset..],
+                    8,
+                );
+            }
+        }
+    }
+
+    /// Loop-filters the frame and builds the new state; returns it with the picture to show
+    /// (cropped to display size) when the frame is shown.
+    pub fn finish(mut self) -> (DecoderState, Option<Picture>) {
+        let header = self.header;
+        loop_filter::filter_frame(&mut self.frame, header, &self.infos, &self.inner_edges);
+        let picture = header.show_frame.then(|| {
+            self.frame
+                .cropped(usize::from(header.width), usize::from(header.height))
+        });
+        let new_frame = Arc::new(ReferenceFrame::new(self.frame));
+        let references = if header.key_frame {
+            References {
+                last: new_frame.clone(),
+                golden: new_frame.clone(),
+                altref: new_frame,
+            }
+        } else {
+            let old = self
+                .source
+                .references()
+                .expect("inter frames are only parsed when references exist");
+            let mut references = old.clone();
+            match header.copy_to_altref {
+                1 => references.altref = old.last.clone(),
+                2 => references.altref = old.golden.clone(),
+                _ => {}
+            }
+            match header.copy_to_golden {
+                1 => references.golden = old.last.clone(),
+                2 => references.golden = references.altref.clone(),
+                _ => {}
+            }
+            if header.refresh_golden {
+                references.golden = new_frame.clone();
+            }
+            if header.refresh_altref {
+                references.altref = new_frame.clone();
+            }
+            if header.refresh_last {
+                references.last = new_frame;
+            }
+            references
+        };
+        let probabilities = if header.refresh_entropy_probs {
+            header.probabilities
+        } else if header.key_frame {
+            Default::default()
+        } else {
+            *self.source.probabilities()
+        };
+        let segment_map: Vec<u8> = self.infos.iter().map(|info| info.segment_id).collect();
+        let state = DecoderState::from_parts(StateParts {
+            width: header.width,
+            height: header.height,
+            references: Some(references),
+            probabilities,
+            segmentation: header.segmentation.values,
+            segment_map: Arc::new(segment_map),
+            loop_filter_deltas: header.loop_filter_deltas,
+        });
+        (state, picture)
+    }
+}
+
+/// Adds the luma residual of a whole-macroblock mode: with Y2, the inverse WHT supplies each
+/// block's DC.
+fn add_luma_residual(has_y2: bool, coefficients: &MacroblockCoefficients, luma: &mut [u8; 256]) {
+    let dcs = if has_y2 {
+        Some(transform::inverse_walsh(&coefficients.blocks[Y2_BLOCK]))
+    } else {
+        None
+    };
+    for block in 0..16 {
+        let offset = (block >> 2) * 4 * 16 + (block & 3) * 4;
+        let coded = coefficients.coded_blocks & (1 << block) != 0;
+        match dcs {
+            Some(dcs) => {
+                if coded {
+                    let mut values = coefficients.blocks[block];
+                    values[0] = dcs[block];
+                    transform::add_inverse_dct(&values, luma, offset, 16);
+                } else if dcs[block] != 0 {
+                    transform::add_dc(dcs[block], luma, offset, 16);
+                }
+            }
+            None => {
+                if coded {
+                    transform::add_inverse_dct(&coefficients.blocks[block], luma, offset, 16);
+                }
+            }
+        }
+    }
+}
+
+fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8]) {
+    for row in 0..size {
+        let start = (y + row) * plane.stride + x;
+        plane.data[start..start + size].copy_from_slice(&block[row * size..row * size + size]);
+    }
+}

@@ -1,0 +1,126 @@
+//! Inverse transforms (RFC 6386 section 14.3 and 14.4): the 4x4 DCT and the Walsh-Hadamard
+//! transform of the Y2 block, with libvpx's exact integer arithmetic (16-bit intermediates).
+
+const COS_PI8_SQRT2_MINUS1: i32 = 20091;
+const SIN_PI8_SQRT2: i32 = 35468;
+
+/// Inverse Walsh-Hadamard transform of the Y2 block: returns the DC of each of the 16 luma
+/// blocks in raster order.
+pub fn inverse_walsh(input: &[i16; 16]) -> [i16; 16] {
+    let mut temp = [0i16; 16];
+    for column in 0..4 {
+        let a1 = i32::from(input[column]) + i32::from(input[12 + column]);
+        let b1 = i32::from(input[4 + column]) + i32::from(input[8 + column]);
+        let c1 = i32::from(input[4 + column]) - i32::from(input[8 + column]);
+        let d1 = i32::from(input[column]) - i32::from(input[12 + column]);
+        temp[column] = (a1 + b1) as i16;
+        temp[4 + column] = (c1 + d1) as i16;
+        temp[8 + column] = (a1 - b1) as i16;
+        temp[12 + column] = (d1 - c1) as i16;
+    }
+    let mut output = [0i16; 16];
+    for row in 0..4 {
+        let i = &temp[4 * row..4 * row + 4];
+        let a1 = i32::from(i[0]) + i32::from(i[3]);
+        let b1 = i32::from(i[1]) + i32::from(i[2]);
+        let c1 = i32::from(i[1]) - i32::from(i[2]);
+        let d1 = i32::from(i[0]) - i32::from(i[3]);
+        output[4 * row] = ((a1 + b1 + 3) >> 3) as i16;
+        output[4 * row + 1] = ((c1 + d1 + 3) >> 3) as i16;
+        output[4 * row + 2] = ((a1 - b1 + 3) >> 3) as i16;
+        output[4 * row + 3] = ((d1 - c1 + 3) >> 3) as i16;
+    }
+    output
+}
+
+/// Inverse 4x4 DCT of `input` (raster order), returning the residual.
+pub fn inverse_dct(input: &[i16; 16]) -> [i16; 16] {
+    let mut temp = [0i16; 16];
+    for column in 0..4 {
+        let i0 = i32::from(input[column]);
+        let i1 = i32::from(input[4 + column]);
+        let i2 = i32::from(input[8 + column]);
+        let i3 = i32::from(input[12 + column]);
+        let a1 = i0 + i2;
+        let b1 = i0 - i2;
+        let c1 = ((i1 * SIN_PI8_SQRT2) >> 16) - (i3 + ((i3 * COS_PI8_SQRT2_MINUS1) >> 16));
+        let d1 = (i1 + ((i1 * COS_PI8_SQRT2_MINUS1) >> 16)) + ((i3 * SIN_PI8_SQRT2) >> 16);
+        temp[column] = (a1 + d1) as i16;
+        temp[12 + column] = (a1 - d1) as i16;
+        temp[4 + column] = (b1 + c1) as i16;
+        temp[8 + column] = (b1 - c1) as i16;
+    }
+    let mut output = [0i16; 16];
+    for row in 0..4 {
+        let i0 = i32::from(temp[4 * row]);
+        let i1 = i32::from(temp[4 * row + 1]);
+        let i2 = i32::from(temp[4 * row + 2]);
+        let i3 = i32::from(temp[4 * row + 3]);
+        let a1 = i0 + i2;
+        let b1 = i0 - i2;
+        let c1 = ((i1 * SIN_PI8_SQRT2) >> 16) - (i3 + ((i3 * COS_PI8_SQRT2_MINUS1) >> 16));
+        let d1 = (i1 + ((i1 * COS_PI8_SQRT2_MINUS1) >> 16)) + ((i3 * SIN_PI8_SQRT2) >> 16);
+        output[4 * row] = ((a1 + d1 + 4) >> 3) as i16;
+        output[4 * row + 3] = ((a1 - d1 + 4) >> 3) as i16;
+        output[4 * row + 1] = ((b1 + c1 + 4) >> 3) as i16;
+        output[4 * row + 2] = ((b1 - c1 + 4) >> 3) as i16;
+    }
+    output
+}
+
+/// Adds the inverse DCT of `coefficients` to the 4x4 block at `offset` of `buffer`
+/// (rows `stride` apart), clamping to 0..=255. A block with only a DC takes the shortcut.
+#[inline]
+pub fn add_inverse_dct(coefficients: &[i16; 16], buffer: &mut [u8], offset: usize, stride: usize) {
+    if coefficients[1..].iter().all(|&value| value == 0) {
+        add_dc(coefficients[0], buffer, offset, stride);
+        return;
+    }
+    let residual = inverse_dct(coefficients);
+    for row in 0..4 {
+        let start = offset + row * stride;
+        let pixels = &mut buffer[start..start + 4];
+        for (pixel, &delta) in pixels.iter_mut().zip(&residual[4 * row..4 * row + 4]) {
+            *pixel = (i32::from(*pixel) + i32::from(delta)).clamp(0, 255) as u8;
+        }
+    }
+}
+
+/// Adds a DC-only inverse DCT (`(dc + 4) >> 3` everywhere) to a 4x4 block.
+#[inline]
+pub fn add_dc(dc: i16, buffer: &mut [u8], offset: usize, stride: usize) {
+    let delta = (i32::from(dc) + 4) >> 3;
+    if delta == 0 {
+        return;
+    }
+    for row in 0..4 {
+        let start = offset + row * stride;
+        for pixel in &mut buffer[start..start + 4] {
+            *pixel = (i32::from(*pixel) + delta).clamp(0, 255) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dc_only_matches_full_transform() {
+        for dc in [-2048i16, -100, -5, -4, -3, 0, 3, 4, 5, 100, 2047] {
+            let mut input = [0i16; 16];
+            input[0] = dc;
+            let full = inverse_dct(&input);
+            assert!(full
+                .iter()
+                .all(|&value| i32::from(value) == (i32::from(dc) + 4) >> 3));
+        }
+    }
+
+    #[test]
+    fn walsh_of_dc_spreads_evenly() {
+        let mut input = [0i16; 16];
+        input[0] = 80;
+        assert_eq!(inverse_walsh(&input), [10; 16]);
+    }
+}
