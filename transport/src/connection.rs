@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::code::CallCode;
 use crate::crypto::{open, seal, ReplayVerdict, ReplayWindow};
+use crate::estimator::GracePolicy;
 use crate::handshake::{Handshake, HandshakeError, HandshakeOutcome, HandshakePacketError};
 use crate::reassembly::InconsistentFragment;
 use crate::receiver::Receiver;
@@ -31,9 +32,9 @@ pub struct Config {
     pub target_delay: Duration,
     /// Tau assumed before the first ACK (10 ms: about 1.1 Mbit/s of full packets).
     pub initial_tau: Duration,
-    /// Whether the receiver subtracts the sender's grace periods from inter-arrival gaps.
-    /// Only turned off to measure what the grace period is worth.
-    pub use_grace_period: bool,
+    /// How the receiver's estimator uses the sender's grace periods (changed only to compare
+    /// with the paper's rule or to measure what the grace period is worth).
+    pub grace_policy: GracePolicy,
     /// How long the handshake may take before it fails (the peer may still be typing the code).
     pub handshake_timeout: Duration,
 }
@@ -44,7 +45,7 @@ impl Default for Config {
             payload_size: MAX_DATA_PAYLOAD,
             target_delay: Duration::from_millis(100),
             initial_tau: Duration::from_millis(10),
-            use_grace_period: true,
+            grace_policy: GracePolicy::SubtractOrSkip,
             handshake_timeout: Duration::from_secs(60),
         }
     }
@@ -173,7 +174,7 @@ impl Connection {
             replay: ReplayWindow::new(),
             next_sequence: 0,
             sender: Sender::new(config.payload_size, config.target_delay, config.initial_tau),
-            receiver: Receiver::new(config.initial_tau, config.use_grace_period),
+            receiver: Receiver::new(config.initial_tau, config.grace_policy),
             audio_out: VecDeque::new(),
             audio_in: VecDeque::new(),
             next_audio_sequence: 0,

@@ -1,8 +1,16 @@
 //! The Salsify estimator: the receiver's smoothed inter-arrival time, and the sender's budget.
 //!
-//! Receiver, per packet received at `now`:
-//! `tau = 0.1 * max(0, now - previous_arrival - grace) + 0.9 * tau`, where `grace` is the idle
-//! time the sender declared on a frame's first fragment (zero on the others).
+//! Receiver, per packet received at `now`: `gap = now - previous_arrival`, and
+//! `tau = 0.1 * sample + 0.9 * tau`, where the sample depends on `grace`, the idle time the sender
+//! declared on a frame's first fragment (zero on the others), and the [`GracePolicy`]:
+//! - [`GracePolicy::SubtractOrSkip`] (default): `sample = gap - grace`; when `gap <= grace` the
+//!   packet gives no sample at all. The paper's rule instead counts such a packet as a zero sample,
+//!   but `gap <= grace` is the normal case for a frame's first fragment (either the link was busy
+//!   and the packet queued behind the previous frame, or the link went idle and the gap is the
+//!   idle time minus the previous packet's queueing), so every frame pulled tau towards zero: on
+//!   a saturated 2 Mbit/s link that made tau about 20 % optimistic (see the plan tests).
+//! - [`GracePolicy::SubtractOrZero`]: the paper's `sample = max(0, gap - grace)`.
+//! - [`GracePolicy::Ignore`]: `sample = gap`, for measuring what the grace period is worth.
 //!
 //! Sender: `budget = payload_size * max(0, floor(target_delay / tau) - packets_in_flight)`.
 //! Packets in flight are counted exactly, by sequence number: sent minus acknowledged minus
@@ -30,22 +38,33 @@ pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 /// Most sent packets remembered; beyond this the oldest are presumed lost (bounds memory).
 pub const MAX_TRACKED_PACKETS: usize = 8192;
 
+/// How the receiver's estimator uses the sender's grace period (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GracePolicy {
+    /// Subtract the grace period; a gap it fully explains gives no sample.
+    #[default]
+    SubtractOrSkip,
+    /// The paper's rule: subtract the grace period and count a negative result as zero.
+    SubtractOrZero,
+    /// Ignore the grace period (an ablation).
+    Ignore,
+}
+
 /// The receiver's smoothed inter-arrival time.
 #[derive(Debug, Clone)]
 pub struct InterArrivalEstimator {
     tau_micros: f64,
     previous_arrival: Option<Timestamp>,
-    use_grace: bool,
+    policy: GracePolicy,
 }
 
 impl InterArrivalEstimator {
-    /// Starts at `initial_tau`; `use_grace` false ignores the sender's grace periods (an
-    /// ablation, to measure what the grace period is worth).
-    pub fn new(initial_tau: Duration, use_grace: bool) -> Self {
+    /// Starts at `initial_tau`, treating grace periods according to `policy`.
+    pub fn new(initial_tau: Duration, policy: GracePolicy) -> Self {
         InterArrivalEstimator {
             tau_micros: initial_tau.as_secs_f64() * 1e6,
             previous_arrival: None,
-            use_grace,
+            policy,
         }
     }
 
@@ -53,13 +72,17 @@ impl InterArrivalEstimator {
     pub fn on_packet(&mut self, now: Timestamp, grace: Duration) {
         if let Some(previous) = self.previous_arrival {
             let gap = now.as_micros().saturating_sub(previous.as_micros()) as f64;
-            let grace = if self.use_grace {
-                grace.as_secs_f64() * 1e6
-            } else {
-                0.0
+            let grace = grace.as_secs_f64() * 1e6;
+            let sample = match self.policy {
+                GracePolicy::SubtractOrSkip if grace > 0.0 && gap <= grace => None,
+                GracePolicy::SubtractOrSkip | GracePolicy::SubtractOrZero => {
+                    Some((gap - grace).max(0.0))
+                }
+                GracePolicy::Ignore => Some(gap),
             };
-            let sample = (gap - grace).max(0.0);
-            self.tau_micros = TAU_GAIN * sample + (1.0 - TAU_GAIN) * self.tau_micros;
+            if let Some(sample) = sample {
+                self.tau_micros = TAU_GAIN * sample + (1.0 - TAU_GAIN) * self.tau_micros;
+            }
         }
         self.previous_arrival = Some(self.previous_arrival.map_or(now, |p| p.max(now)));
     }
@@ -270,16 +293,33 @@ mod tests {
 
     #[test]
     fn estimator_follows_the_formula() {
-        let mut estimator = InterArrivalEstimator::new(Duration::from_millis(10), true);
-        estimator.on_packet(at(0), Duration::ZERO);
-        assert_eq!(estimator.tau(), Duration::from_millis(10));
-        estimator.on_packet(at(2), Duration::ZERO);
+        let mut paper =
+            InterArrivalEstimator::new(Duration::from_millis(10), GracePolicy::SubtractOrZero);
+        paper.on_packet(at(0), Duration::ZERO);
+        assert_eq!(paper.tau(), Duration::from_millis(10));
+        paper.on_packet(at(2), Duration::ZERO);
         // 0.1 * 2 ms + 0.9 * 10 ms
-        assert_eq!(estimator.tau().as_micros(), 9200);
-        // A gap fully explained by the sender's idle time counts as zero.
-        estimator.on_packet(at(52), Duration::from_millis(60));
-        assert_eq!(estimator.tau().as_micros(), 8280);
-        let mut ablated = InterArrivalEstimator::new(Duration::from_millis(10), false);
+        assert_eq!(paper.tau().as_micros(), 9200);
+        // The paper counts a gap fully explained by the sender's idle time as zero.
+        paper.on_packet(at(52), Duration::from_millis(60));
+        assert_eq!(paper.tau().as_micros(), 8280);
+        // Partly explained: the rest is the sample.
+        paper.on_packet(at(72), Duration::from_millis(15));
+        assert_eq!(paper.tau().as_micros(), 7952);
+
+        let mut ours =
+            InterArrivalEstimator::new(Duration::from_millis(10), GracePolicy::default());
+        ours.on_packet(at(0), Duration::ZERO);
+        ours.on_packet(at(2), Duration::ZERO);
+        assert_eq!(ours.tau().as_micros(), 9200);
+        // Fully explained: no sample, tau unchanged, but the arrival still counts as previous.
+        ours.on_packet(at(52), Duration::from_millis(60));
+        assert_eq!(ours.tau().as_micros(), 9200);
+        ours.on_packet(at(72), Duration::from_millis(15));
+        assert_eq!(ours.tau().as_micros(), 8780);
+
+        let mut ablated =
+            InterArrivalEstimator::new(Duration::from_millis(10), GracePolicy::Ignore);
         ablated.on_packet(at(0), Duration::ZERO);
         ablated.on_packet(at(50), Duration::from_millis(60));
         assert_eq!(ablated.tau().as_micros(), 14000);

@@ -18,6 +18,7 @@ pub use connection::{
     MAX_PENDING_AUDIO,
 };
 pub use crypto::REPLAY_WINDOW;
+pub use estimator::GracePolicy;
 pub use handshake::{HandshakeError, HandshakePacketError};
 pub use reassembly::{InconsistentFragment, ReceivedFrame};
 pub use receiver::{Receiver, MAX_PENDING_ACKS, MAX_PENDING_FRAMES};

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::estimator::InterArrivalEstimator;
+use crate::estimator::{GracePolicy, InterArrivalEstimator};
 use crate::reassembly::{FragmentOutcome, InconsistentFragment, Reassembler, ReceivedFrame};
 use crate::time::{duration_to_micros_u32, Timestamp};
 use crate::wire::{AckPacket, DataPacket, MAX_ACK_STATES};
@@ -29,9 +29,9 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub(crate) fn new(initial_tau: Duration, use_grace_period: bool) -> Self {
+    pub(crate) fn new(initial_tau: Duration, grace_policy: GracePolicy) -> Self {
         Receiver {
-            estimator: InterArrivalEstimator::new(initial_tau, use_grace_period),
+            estimator: InterArrivalEstimator::new(initial_tau, grace_policy),
             reassembler: Reassembler::new(),
             current_state: 0,
             complete_states: Vec::new(),
