@@ -10,6 +10,7 @@
 pub mod bool_decoder;
 pub mod decoder;
 pub mod dequant;
+pub mod encoder;
 pub mod error;
 pub mod hash;
 pub mod header;
@@ -26,7 +27,7 @@ pub mod tokens;
 pub mod transform;
 pub mod y4m;
 
-pub use decoder::decode;
+pub use decoder::{decode, parse, reconstruct_frame, FrameSyntax};
 pub use error::DecodeError;
 pub use header::{FrameHeader, MAX_FRAME_PIXELS};
 pub use modes::{MacroblockInfo, MacroblockMode, MotionVector, SubblockMode};

@@ -3,6 +3,7 @@
 //! vector search and motion-vector clamping.
 
 use crate::bool_decoder::BoolDecoder;
+use crate::error::DecodeError;
 use crate::header::FrameHeader;
 use crate::state::ReferenceKind;
 use crate::tables::{
@@ -260,9 +261,6 @@ pub fn find_near_mvs(
         }
         counts[slot] += weight;
     }
-    // The above neighbour's zero mv counts like the others (libvpx adds to the current slot,
-    // which is slot 0 when nothing was found yet).
-
     // Three distinct mvs: merge the above-left one into nearest when they are equal.
     if counts[3] > 0 && mvs[3] == mvs[1] {
         counts[1] += 1;
@@ -332,12 +330,13 @@ fn read_tree_value(decoder: &mut BoolDecoder, tree: &Tree, probabilities: &[u8])
 }
 
 /// Reads the modes of every macroblock of a frame from the first partition, in raster order.
-/// `previous_segment_map` is the state's map (used when the frame does not code one).
+/// `previous_segment_map` is the state's map (used when the frame does not code one). Fails
+/// when the partition's data runs out.
 pub fn read_modes(
     decoder: &mut BoolDecoder,
     header: &FrameHeader,
     previous_segment_map: &[u8],
-) -> Vec<MacroblockInfo> {
+) -> Result<Vec<MacroblockInfo>, DecodeError> {
     let columns = header.macroblock_columns();
     let rows = header.macroblock_rows();
     let mut infos = vec![MacroblockInfo::default(); columns * rows];
@@ -368,8 +367,11 @@ pub fn read_modes(
             }
             infos[index] = info;
         }
+        if decoder.overran() {
+            return Err(DecodeError::PartitionOverrun { partition: 0 });
+        }
     }
-    infos
+    Ok(infos)
 }
 
 fn read_key_frame_modes(

@@ -5,6 +5,7 @@
 //! Intra prediction reads the current frame before loop filtering (the filter runs after all
 //! macroblocks), as libvpx does.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::header::FrameHeader;
@@ -21,7 +22,7 @@ use crate::transform;
 #[derive(Debug)]
 pub struct FrameReconstructor<'a> {
     source: &'a DecoderState,
-    header: &'a FrameHeader,
+    header: FrameHeader,
     frame: Picture,
     infos: Vec<MacroblockInfo>,
     inner_edges: Vec<bool>,
@@ -32,11 +33,15 @@ pub struct FrameReconstructor<'a> {
 }
 
 impl<'a> FrameReconstructor<'a> {
-    /// Starts reconstructing the frame described by `header` on top of `source`.
+    /// Starts reconstructing the frame described by `header` (owned or borrowed) on top of
+    /// `source`.
     /// For inter frames `source` must have references (checked when the header was parsed).
-    pub fn new(source: &'a DecoderState, header: &'a FrameHeader) -> Self {
+    pub fn new(source: &'a DecoderState, header: impl Borrow<FrameHeader>) -> Self {
+        let header = header.borrow().clone();
         let columns = header.macroblock_columns();
         let rows = header.macroblock_rows();
+        let filter = InterpolationFilter::for_version(header.version);
+        let full_pixel = header.version == 3;
         let frame = Picture {
             y: Plane::filled(columns * 16, rows * 16, 0),
             u: Plane::filled(columns * 8, rows * 8, 0),
@@ -50,8 +55,8 @@ impl<'a> FrameReconstructor<'a> {
             inner_edges: vec![false; columns * rows],
             columns,
             rows,
-            filter: InterpolationFilter::for_version(header.version),
-            full_pixel: header.version == 3,
+            filter,
+            full_pixel,
         }
     }
 
@@ -365,7 +370,7 @@ impl<'a> FrameReconstructor<'a> {
     /// Loop-filters the frame and builds the new state; returns it with the picture to show
     /// (cropped to display size) when the frame is shown.
     pub fn finish(mut self) -> (DecoderState, Option<Picture>) {
-        let header = self.header;
+        let header = &self.header;
         loop_filter::filter_frame(&mut self.frame, header, &self.infos, &self.inner_edges);
         let picture = header.show_frame.then(|| {
             self.frame
