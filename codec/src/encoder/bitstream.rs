@@ -1,0 +1,748 @@
+//! Writing the VP8 bitstream: frame tag, frame header, per-macroblock modes and coefficient
+//! tokens. Each writer mirrors the decoder's reader of the same syntax (`header`, `modes`,
+//! `tokens`), so a value written here reads back as the same value there.
+
+// Block and position indices address several parallel arrays at once.
+#![allow(clippy::needless_range_loop)]
+
+use super::entropy::EntropyWriter;
+use crate::header::{FrameHeader, LoopFilterType};
+use crate::modes::{
+    find_near_mvs, MacroblockEdges, MacroblockInfo, MacroblockMode, MotionVector, SubblockMode,
+};
+use crate::state::{EntropyProbabilities, LoopFilterDeltas, ReferenceKind};
+use crate::tables::{
+    CoefficientProbabilities, CATEGORY1_PROBABILITY, CATEGORY2_PROBABILITIES,
+    CATEGORY3_PROBABILITIES, CATEGORY4_PROBABILITIES, CATEGORY5_PROBABILITIES,
+    CATEGORY6_PROBABILITIES, CATEGORY_BASE, CHROMA_MODE_TREE, COEFFICIENT_BANDS_BY_POSITION,
+    COEFFICIENT_UPDATE_PROBABILITIES, KEY_FRAME_CHROMA_MODE_PROBABILITIES,
+    KEY_FRAME_LUMA_MODE_PROBABILITIES, KEY_FRAME_LUMA_MODE_TREE,
+    KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES, LUMA_MODE_TREE, MV_IS_SHORT, MV_LONG_BITS,
+    MV_LONG_BIT_COUNT, MV_PROBABILITY_COUNT, MV_SHORT_TREE, MV_SIGN, MV_UPDATE_PROBABILITIES,
+    SMALL_MV_TREE, SPLIT_MV_PARTITIONS, SPLIT_MV_PARTITION_COUNTS, SPLIT_MV_PROBABILITIES,
+    SUBBLOCK_MODE_PROBABILITIES, SUBBLOCK_MODE_TREE, SUBBLOCK_MV_REFERENCE_PROBABILITIES,
+};
+
+/// Writes the bool-coded part of the frame header (everything in the first partition before the
+/// macroblock modes). `base` holds the probabilities the frame starts from (the defaults on key
+/// frames, the state's otherwise); every probability in `header.probabilities` that differs is
+/// sent as an update.
+pub fn write_frame_header<W: EntropyWriter>(
+    writer: &mut W,
+    header: &FrameHeader,
+    base: &EntropyProbabilities,
+    base_loop_filter_deltas: &LoopFilterDeltas,
+) {
+    if header.key_frame {
+        writer.write_literal(u32::from(header.color_space), 1);
+        writer.write_literal(u32::from(header.clamping_type), 1);
+    }
+    let segmentation = &header.segmentation;
+    writer.write_bool(segmentation.enabled, 128);
+    if segmentation.enabled {
+        writer.write_bool(segmentation.update_map, 128);
+        writer.write_bool(segmentation.update_data, 128);
+        if segmentation.update_data {
+            writer.write_bool(segmentation.values.absolute_values, 128);
+            for &value in &segmentation.values.quantizer {
+                writer.write_optional_signed((value != 0).then_some(i32::from(value)), 7);
+            }
+            for &value in &segmentation.values.loop_filter_level {
+                writer.write_optional_signed((value != 0).then_some(i32::from(value)), 6);
+            }
+        }
+        if segmentation.update_map {
+            for &probability in &segmentation.tree_probabilities {
+                writer.write_optional_literal(
+                    (probability != 255).then_some(u32::from(probability)),
+                    8,
+                );
+            }
+        }
+    }
+    writer.write_bool(header.filter_type == LoopFilterType::Simple, 128);
+    writer.write_literal(u32::from(header.filter_level), 6);
+    writer.write_literal(u32::from(header.sharpness), 3);
+    writer.write_bool(header.loop_filter_deltas_enabled, 128);
+    if header.loop_filter_deltas_enabled {
+        writer.write_bool(header.loop_filter_deltas_update, 128);
+        if header.loop_filter_deltas_update {
+            let new = &header.loop_filter_deltas;
+            let new_values = new.reference.iter().chain(&new.mode);
+            let old_values = base_loop_filter_deltas
+                .reference
+                .iter()
+                .chain(&base_loop_filter_deltas.mode);
+            for (&value, &old) in new_values.zip(old_values) {
+                writer.write_optional_signed((value != old).then_some(i32::from(value)), 6);
+            }
+        }
+    }
+    writer.write_literal(header.partition_count.trailing_zeros(), 2);
+    let quantizer = &header.quantizer;
+    writer.write_literal(u32::from(quantizer.y_ac), 7);
+    for delta in [
+        quantizer.y_dc_delta,
+        quantizer.y2_dc_delta,
+        quantizer.y2_ac_delta,
+        quantizer.uv_dc_delta,
+        quantizer.uv_ac_delta,
+    ] {
+        writer.write_optional_signed((delta != 0).then_some(i32::from(delta)), 4);
+    }
+    if !header.key_frame {
+        writer.write_bool(header.refresh_golden, 128);
+        writer.write_bool(header.refresh_altref, 128);
+        if !header.refresh_golden {
+            writer.write_literal(u32::from(header.copy_to_golden), 2);
+        }
+        if !header.refresh_altref {
+            writer.write_literal(u32::from(header.copy_to_altref), 2);
+        }
+        writer.write_bool(header.sign_bias_golden, 128);
+        writer.write_bool(header.sign_bias_altref, 128);
+    }
+    writer.write_bool(header.refresh_entropy_probs, 128);
+    if !header.key_frame {
+        writer.write_bool(header.refresh_last, 128);
+    }
+    write_coefficient_updates(
+        writer,
+        &header.probabilities.coefficients,
+        &base.coefficients,
+    );
+    writer.write_bool(header.macroblock_skip_enabled, 128);
+    if header.macroblock_skip_enabled {
+        writer.write_literal(u32::from(header.prob_skip_false), 8);
+    }
+    if !header.key_frame {
+        writer.write_literal(u32::from(header.prob_intra), 8);
+        writer.write_literal(u32::from(header.prob_last), 8);
+        writer.write_literal(u32::from(header.prob_golden), 8);
+        let probabilities = &header.probabilities;
+        let luma_changed = probabilities.luma_modes != base.luma_modes;
+        writer.write_bool(luma_changed, 128);
+        if luma_changed {
+            for &probability in &probabilities.luma_modes {
+                writer.write_literal(u32::from(probability), 8);
+            }
+        }
+        let chroma_changed = probabilities.chroma_modes != base.chroma_modes;
+        writer.write_bool(chroma_changed, 128);
+        if chroma_changed {
+            for &probability in &probabilities.chroma_modes {
+                writer.write_literal(u32::from(probability), 8);
+            }
+        }
+        for component in 0..2 {
+            for index in 0..MV_PROBABILITY_COUNT {
+                let new = probabilities.mv[component][index];
+                let update = new != base.mv[component][index];
+                writer.write_bool(update, MV_UPDATE_PROBABILITIES[component][index]);
+                if update {
+                    debug_assert!(
+                        new == 1 || new % 2 == 0,
+                        "mv probabilities are sent in 7 bits"
+                    );
+                    writer.write_literal(u32::from(new >> 1), 7);
+                }
+            }
+        }
+    }
+}
+
+/// Writes the coefficient probability updates: a flag per probability, then the new value.
+pub fn write_coefficient_updates<W: EntropyWriter>(
+    writer: &mut W,
+    new: &CoefficientProbabilities,
+    base: &CoefficientProbabilities,
+) {
+    for block_type in 0..new.len() {
+        for band in 0..new[block_type].len() {
+            for context in 0..new[block_type][band].len() {
+                for node in 0..new[block_type][band][context].len() {
+                    let value = new[block_type][band][context][node];
+                    let update = value != base[block_type][band][context][node];
+                    writer.write_bool(
+                        update,
+                        COEFFICIENT_UPDATE_PROBABILITIES[block_type][band][context][node],
+                    );
+                    if update {
+                        writer.write_literal(u32::from(value), 8);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The three bytes of the frame tag, followed on key frames by the start code and the size.
+pub fn frame_tag(header: &FrameHeader, first_partition_size: usize) -> Vec<u8> {
+    let tag = u32::from(!header.key_frame)
+        | u32::from(header.version) << 1
+        | u32::from(header.show_frame) << 4
+        | (first_partition_size as u32) << 5;
+    let mut bytes = tag.to_le_bytes()[..3].to_vec();
+    if header.key_frame {
+        bytes.extend_from_slice(&[0x9d, 0x01, 0x2a]);
+        let width = header.width | u16::from(header.horizontal_scale) << 14;
+        let height = header.height | u16::from(header.vertical_scale) << 14;
+        bytes.extend_from_slice(&width.to_le_bytes());
+        bytes.extend_from_slice(&height.to_le_bytes());
+    }
+    bytes
+}
+
+/// Joins the frame tag, the first partition and the token partitions into one frame.
+pub fn assemble_frame(header: &FrameHeader, first_partition: &[u8], tokens: &[Vec<u8>]) -> Vec<u8> {
+    let mut frame = frame_tag(header, first_partition.len());
+    frame.extend_from_slice(first_partition);
+    for partition in &tokens[..tokens.len().saturating_sub(1)] {
+        frame.extend_from_slice(&(partition.len() as u32).to_le_bytes()[..3]);
+    }
+    for partition in tokens {
+        frame.extend_from_slice(partition);
+    }
+    frame
+}
+
+/// Writes one motion-vector component (in quarter pixels) with its 19 probabilities.
+pub fn write_mv_component<W: EntropyWriter>(
+    writer: &mut W,
+    value: i32,
+    probabilities: &[u8; MV_PROBABILITY_COUNT],
+) {
+    let magnitude = value.unsigned_abs();
+    if magnitude < 8 {
+        writer.write_bool(false, probabilities[MV_IS_SHORT]);
+        writer.write_tree(
+            &SMALL_MV_TREE,
+            &probabilities[MV_SHORT_TREE..MV_SHORT_TREE + 7],
+            magnitude as i8,
+            0,
+        );
+    } else {
+        writer.write_bool(true, probabilities[MV_IS_SHORT]);
+        for bit in 0..3 {
+            writer.write_bool(
+                (magnitude >> bit) & 1 == 1,
+                probabilities[MV_LONG_BITS + bit],
+            );
+        }
+        for bit in (4..MV_LONG_BIT_COUNT).rev() {
+            writer.write_bool(
+                (magnitude >> bit) & 1 == 1,
+                probabilities[MV_LONG_BITS + bit],
+            );
+        }
+        if magnitude & 0xfff0 != 0 {
+            writer.write_bool((magnitude >> 3) & 1 == 1, probabilities[MV_LONG_BITS + 3]);
+        }
+    }
+    if magnitude != 0 {
+        writer.write_bool(value < 0, probabilities[MV_SIGN]);
+    }
+}
+
+/// Largest quarter-pixel magnitude a motion-vector difference component can have.
+pub const MAX_MV_DIFFERENCE: i32 = (1 << MV_LONG_BIT_COUNT) - 1;
+
+/// Writes `mv - base` (both in the decoder's eighth-pixel luma units, even values only).
+pub fn write_mv<W: EntropyWriter>(
+    writer: &mut W,
+    mv: MotionVector,
+    base: MotionVector,
+    probabilities: &[[u8; MV_PROBABILITY_COUNT]; 2],
+) {
+    let row = (i32::from(mv.row) - i32::from(base.row)) / 2;
+    let col = (i32::from(mv.col) - i32::from(base.col)) / 2;
+    write_mv_component(writer, row, &probabilities[0]);
+    write_mv_component(writer, col, &probabilities[1]);
+}
+
+/// Whether `mv` can be coded as a difference from `base`.
+pub fn mv_difference_fits(mv: MotionVector, base: MotionVector) -> bool {
+    let row = i32::from(mv.row) - i32::from(base.row);
+    let col = i32::from(mv.col) - i32::from(base.col);
+    row % 2 == 0
+        && col % 2 == 0
+        && (row / 2).abs() <= MAX_MV_DIFFERENCE
+        && (col / 2).abs() <= MAX_MV_DIFFERENCE
+}
+
+/// The above and left sub-block modes of block `block` of a key-frame macroblock, as contexts.
+pub fn key_frame_subblock_contexts(
+    info: &MacroblockInfo,
+    above: Option<&MacroblockInfo>,
+    left: Option<&MacroblockInfo>,
+    block: usize,
+) -> (SubblockMode, SubblockMode) {
+    let neighbour_mode = |neighbour: &MacroblockInfo, index: usize| {
+        if neighbour.mode == MacroblockMode::Subblocks {
+            neighbour.subblock_modes[index]
+        } else {
+            SubblockMode::implied_by(neighbour.mode)
+        }
+    };
+    let above_mode = if block >= 4 {
+        info.subblock_modes[block - 4]
+    } else {
+        above.map_or(SubblockMode::Dc, |n| neighbour_mode(n, block + 12))
+    };
+    let left_mode = if block & 3 != 0 {
+        info.subblock_modes[block - 1]
+    } else {
+        left.map_or(SubblockMode::Dc, |n| neighbour_mode(n, block + 3))
+    };
+    (above_mode, left_mode)
+}
+
+/// Writes the modes of a key-frame macroblock (after its segment id and skip flag).
+pub fn write_key_frame_modes<W: EntropyWriter>(
+    writer: &mut W,
+    info: &MacroblockInfo,
+    above: Option<&MacroblockInfo>,
+    left: Option<&MacroblockInfo>,
+) {
+    writer.write_tree(
+        &KEY_FRAME_LUMA_MODE_TREE,
+        &KEY_FRAME_LUMA_MODE_PROBABILITIES,
+        info.mode as i8,
+        0,
+    );
+    if info.mode == MacroblockMode::Subblocks {
+        for block in 0..16 {
+            let (above_mode, left_mode) = key_frame_subblock_contexts(info, above, left, block);
+            writer.write_tree(
+                &SUBBLOCK_MODE_TREE,
+                &KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES[above_mode as usize][left_mode as usize],
+                info.subblock_modes[block] as i8,
+                0,
+            );
+        }
+    }
+    writer.write_tree(
+        &CHROMA_MODE_TREE,
+        &KEY_FRAME_CHROMA_MODE_PROBABILITIES,
+        info.chroma_mode as i8,
+        0,
+    );
+}
+
+/// Writes an intra macroblock's modes in an inter frame (after the is-inter flag).
+pub fn write_inter_frame_intra_modes<W: EntropyWriter>(
+    writer: &mut W,
+    info: &MacroblockInfo,
+    probabilities: &EntropyProbabilities,
+) {
+    writer.write_tree(
+        &LUMA_MODE_TREE,
+        &probabilities.luma_modes,
+        info.mode as i8,
+        0,
+    );
+    if info.mode == MacroblockMode::Subblocks {
+        for &mode in &info.subblock_modes {
+            writer.write_tree(
+                &SUBBLOCK_MODE_TREE,
+                &SUBBLOCK_MODE_PROBABILITIES,
+                mode as i8,
+                0,
+            );
+        }
+    }
+    writer.write_tree(
+        &CHROMA_MODE_TREE,
+        &probabilities.chroma_modes,
+        info.chroma_mode as i8,
+        0,
+    );
+}
+
+/// Writes the reference frame choice of an inter-frame macroblock.
+pub fn write_reference<W: EntropyWriter>(
+    writer: &mut W,
+    header: &FrameHeader,
+    reference: ReferenceKind,
+) {
+    writer.write_bool(reference != ReferenceKind::Intra, header.prob_intra);
+    if reference != ReferenceKind::Intra {
+        writer.write_bool(reference != ReferenceKind::Last, header.prob_last);
+        if reference != ReferenceKind::Last {
+            writer.write_bool(reference == ReferenceKind::AltRef, header.prob_golden);
+        }
+    }
+}
+
+/// Writes every mode of macroblock (`mb_x`, `mb_y`) of an inter frame: reference, then intra
+/// modes or inter mode and vectors. `infos` holds the frame's macroblocks in raster order, those
+/// before this one final.
+#[allow(clippy::too_many_arguments)]
+pub fn write_inter_frame_modes<W: EntropyWriter>(
+    writer: &mut W,
+    header: &FrameHeader,
+    info: &MacroblockInfo,
+    infos: &[MacroblockInfo],
+    columns: usize,
+    rows: usize,
+    mb_x: usize,
+    mb_y: usize,
+) {
+    write_reference(writer, header, info.reference);
+    if info.reference == ReferenceKind::Intra {
+        write_inter_frame_intra_modes(writer, info, &header.probabilities);
+        return;
+    }
+    let edges = MacroblockEdges::new(mb_x, mb_y, columns, rows);
+    let near = find_near_mvs(
+        infos,
+        columns,
+        mb_x,
+        mb_y,
+        info.reference,
+        header.sign_bias(),
+        &edges,
+    );
+    let probabilities = near.mode_probabilities();
+    let mv_probabilities = &header.probabilities.mv;
+    let decision = match info.mode {
+        MacroblockMode::Zero => 0,
+        MacroblockMode::Nearest => 1,
+        MacroblockMode::Near => 2,
+        MacroblockMode::New => 3,
+        MacroblockMode::Split => 4,
+        other => panic!("{other:?} is not an inter mode"),
+    };
+    for (node, &probability) in probabilities.iter().enumerate().take(decision.min(3) + 1) {
+        writer.write_bool(node < decision, probability);
+    }
+    match info.mode {
+        MacroblockMode::New => write_mv(writer, info.mv, near.best, mv_probabilities),
+        MacroblockMode::Split => write_split_mvs(
+            writer,
+            info,
+            infos,
+            columns,
+            mb_x,
+            mb_y,
+            near.best,
+            mv_probabilities,
+        ),
+        _ => {}
+    }
+}
+
+/// The left and above neighbouring sub-block vectors of block `first` for SPLITMV contexts.
+pub fn split_mv_neighbours(
+    subblock_mvs: &[MotionVector; 16],
+    infos: &[MacroblockInfo],
+    columns: usize,
+    mb_x: usize,
+    mb_y: usize,
+    first: usize,
+) -> (MotionVector, MotionVector) {
+    let index = mb_y * columns + mb_x;
+    // Intra neighbours carry zero vectors in `subblock_mvs`, as the decoder stores them.
+    let left = if first & 3 != 0 {
+        subblock_mvs[first - 1]
+    } else if mb_x > 0 {
+        infos[index - 1].subblock_mvs[first + 3]
+    } else {
+        MotionVector::ZERO
+    };
+    let above = if first >= 4 {
+        subblock_mvs[first - 4]
+    } else if mb_y > 0 {
+        infos[index - columns].subblock_mvs[first + 12]
+    } else {
+        MotionVector::ZERO
+    };
+    (left, above)
+}
+
+/// How a SPLITMV partition's vector is coded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubblockMvReference {
+    /// The left neighbour's vector.
+    Left,
+    /// The above neighbour's vector.
+    Above,
+    /// Zero.
+    Zero,
+    /// A new vector coded against the macroblock's best vector.
+    New,
+}
+
+/// Which reference the decoder will read for a partition vector `mv` (the cheapest that gives it).
+pub fn subblock_mv_reference(
+    mv: MotionVector,
+    left: MotionVector,
+    above: MotionVector,
+) -> SubblockMvReference {
+    if mv == left {
+        SubblockMvReference::Left
+    } else if mv == above {
+        SubblockMvReference::Above
+    } else if mv.is_zero() {
+        SubblockMvReference::Zero
+    } else {
+        SubblockMvReference::New
+    }
+}
+
+/// Context index of the sub-block mv reference probabilities.
+pub fn subblock_mv_context(left: MotionVector, above: MotionVector) -> usize {
+    (usize::from(above.is_zero()) << 2)
+        | (usize::from(left.is_zero()) << 1)
+        | usize::from(left == above)
+}
+
+/// Writes the partitioning and partition vectors of a SPLITMV macroblock.
+#[allow(clippy::too_many_arguments)]
+pub fn write_split_mvs<W: EntropyWriter>(
+    writer: &mut W,
+    info: &MacroblockInfo,
+    infos: &[MacroblockInfo],
+    columns: usize,
+    mb_x: usize,
+    mb_y: usize,
+    best: MotionVector,
+    mv_probabilities: &[[u8; MV_PROBABILITY_COUNT]; 2],
+) {
+    let partitioning = usize::from(info.split_partitioning);
+    match partitioning {
+        3 => writer.write_bool(false, SPLIT_MV_PROBABILITIES[0]),
+        2 => {
+            writer.write_bool(true, SPLIT_MV_PROBABILITIES[0]);
+            writer.write_bool(false, SPLIT_MV_PROBABILITIES[1]);
+        }
+        _ => {
+            writer.write_bool(true, SPLIT_MV_PROBABILITIES[0]);
+            writer.write_bool(true, SPLIT_MV_PROBABILITIES[1]);
+            writer.write_bool(partitioning == 1, SPLIT_MV_PROBABILITIES[2]);
+        }
+    }
+    let map = &SPLIT_MV_PARTITIONS[partitioning];
+    // Rebuild the vectors partition by partition, as the decoder does, so contexts match.
+    let mut decoded = [MotionVector::ZERO; 16];
+    for partition in 0..SPLIT_MV_PARTITION_COUNTS[partitioning] {
+        let first = map
+            .iter()
+            .position(|&p| usize::from(p) == partition)
+            .unwrap_or(0);
+        let (left, above) = split_mv_neighbours(&decoded, infos, columns, mb_x, mb_y, first);
+        let mv = info.subblock_mvs[first];
+        let probabilities = &SUBBLOCK_MV_REFERENCE_PROBABILITIES[subblock_mv_context(left, above)];
+        match subblock_mv_reference(mv, left, above) {
+            SubblockMvReference::Left => writer.write_bool(false, probabilities[0]),
+            SubblockMvReference::Above => {
+                writer.write_bool(true, probabilities[0]);
+                writer.write_bool(false, probabilities[1]);
+            }
+            SubblockMvReference::Zero => {
+                writer.write_bool(true, probabilities[0]);
+                writer.write_bool(true, probabilities[1]);
+                writer.write_bool(false, probabilities[2]);
+            }
+            SubblockMvReference::New => {
+                writer.write_bool(true, probabilities[0]);
+                writer.write_bool(true, probabilities[1]);
+                writer.write_bool(true, probabilities[2]);
+                write_mv(writer, mv, best, mv_probabilities);
+            }
+        }
+        for (block, &p) in map.iter().enumerate() {
+            if usize::from(p) == partition {
+                decoded[block] = mv;
+            }
+        }
+    }
+}
+
+/// Coefficient block types as the token probabilities index them.
+pub mod block_type {
+    /// Luma block whose DC is carried by the Y2 block (coefficients from position 1).
+    pub const LUMA_WITHOUT_DC: usize = 0;
+    /// The second-order Y2 block.
+    pub const Y2: usize = 1;
+    /// A chroma block.
+    pub const CHROMA: usize = 2;
+    /// Luma block with its own DC (B_PRED and SPLITMV macroblocks).
+    pub const LUMA_WITH_DC: usize = 3;
+}
+
+/// Receives the decisions of coefficient token coding: tree decisions at a (band, context,
+/// node) of the block type's probabilities, and fixed-probability bits (extra bits and signs).
+pub trait TokenSink {
+    /// A token-tree decision.
+    fn node(&mut self, band: usize, context: usize, node: usize, bit: bool);
+    /// A bit with a fixed probability.
+    fn fixed(&mut self, bit: bool, probability: u8);
+}
+
+/// Sends token decisions to an entropy writer with one block type's probabilities.
+pub struct TokenWriter<'a, W> {
+    /// Where the bits go.
+    pub writer: &'a mut W,
+    /// The block type's probabilities, by band, context and node.
+    pub probabilities: &'a [[[u8; 11]; 3]; 8],
+}
+
+impl<W: EntropyWriter> TokenSink for TokenWriter<'_, W> {
+    #[inline]
+    fn node(&mut self, band: usize, context: usize, node: usize, bit: bool) {
+        self.writer
+            .write_bool(bit, self.probabilities[band][context][node]);
+    }
+
+    #[inline]
+    fn fixed(&mut self, bit: bool, probability: u8) {
+        self.writer.write_bool(bit, probability);
+    }
+}
+
+/// Zero and one counts per token-tree decision: `[block type][band][context][node][bit]`.
+pub type TokenCountTable = [[[[[u32; 2]; 11]; 3]; 8]; 4];
+
+/// How often each token-tree decision went each way: `[block type][band][context][node][bit]`.
+#[derive(Debug, Clone)]
+pub struct TokenCounts {
+    /// The counts.
+    pub counts: Box<TokenCountTable>,
+}
+
+impl Default for TokenCounts {
+    fn default() -> Self {
+        TokenCounts {
+            counts: Box::new([[[[[0; 2]; 11]; 3]; 8]; 4]),
+        }
+    }
+}
+
+/// Counts the decisions of one block type into [`TokenCounts`].
+pub struct TokenCounter<'a> {
+    /// The block type being counted.
+    pub block_type: usize,
+    /// The counts to add to.
+    pub counts: &'a mut TokenCounts,
+}
+
+impl TokenSink for TokenCounter<'_> {
+    #[inline]
+    fn node(&mut self, band: usize, context: usize, node: usize, bit: bool) {
+        self.counts.counts[self.block_type][band][context][node][usize::from(bit)] += 1;
+    }
+
+    #[inline]
+    fn fixed(&mut self, _bit: bool, _probability: u8) {}
+}
+
+/// Codes the tokens of one 4x4 block into `sink`. `levels` are the quantised coefficients in
+/// zigzag (scan) order; coding starts at scan position `first` with context `context` (0..=2,
+/// the number of neighbouring blocks with coefficients). Returns whether the block coded any
+/// coefficient: the context flag its right and lower neighbours see.
+pub fn code_block_tokens<S: TokenSink>(
+    sink: &mut S,
+    levels: &[i16; 16],
+    first: usize,
+    context: usize,
+) -> bool {
+    let end = levels
+        .iter()
+        .rposition(|&level| level != 0)
+        .map_or(first, |last| (last + 1).max(first));
+    let mut context = context;
+    let mut after_zero = false;
+    for (position, &level) in levels.iter().enumerate().skip(first) {
+        let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[position]);
+        if !after_zero {
+            sink.node(band, context, 0, position < end);
+            if position >= end {
+                return end > first;
+            }
+        }
+        let magnitude = i32::from(level.unsigned_abs());
+        code_token_value(sink, band, context, magnitude);
+        if magnitude != 0 {
+            sink.fixed(level < 0, 128);
+        }
+        after_zero = magnitude == 0;
+        context = match magnitude {
+            0 => 0,
+            1 => 1,
+            _ => 2,
+        };
+    }
+    end > first
+}
+
+/// Writes the tokens of one 4x4 block with `probabilities` (see [`code_block_tokens`]).
+pub fn write_block_tokens<W: EntropyWriter>(
+    writer: &mut W,
+    probabilities: &CoefficientProbabilities,
+    block_type: usize,
+    levels: &[i16; 16],
+    first: usize,
+    context: usize,
+) -> bool {
+    let mut sink = TokenWriter {
+        writer,
+        probabilities: &probabilities[block_type],
+    };
+    code_block_tokens(&mut sink, levels, first, context)
+}
+
+/// Codes the token (after the end-of-block decision) and extra bits for `magnitude`.
+fn code_token_value<S: TokenSink>(sink: &mut S, band: usize, context: usize, magnitude: i32) {
+    let mut node = |index: usize, bit: bool| sink.node(band, context, index, bit);
+    node(1, magnitude != 0);
+    if magnitude == 0 {
+        return;
+    }
+    node(2, magnitude > 1);
+    if magnitude == 1 {
+        return;
+    }
+    node(3, magnitude > 4);
+    if magnitude <= 4 {
+        node(4, magnitude > 2);
+        if magnitude > 2 {
+            node(5, magnitude == 4);
+        }
+        return;
+    }
+    node(6, magnitude > 10);
+    if magnitude <= 10 {
+        node(7, magnitude > 6);
+        if magnitude <= 6 {
+            sink.fixed(magnitude == 6, CATEGORY1_PROBABILITY);
+        } else {
+            let extra = magnitude - 7;
+            sink.fixed(extra & 2 != 0, CATEGORY2_PROBABILITIES[0]);
+            sink.fixed(extra & 1 != 0, CATEGORY2_PROBABILITIES[1]);
+        }
+        return;
+    }
+    let category = if magnitude < CATEGORY_BASE[1] {
+        0
+    } else if magnitude < CATEGORY_BASE[2] {
+        1
+    } else if magnitude < CATEGORY_BASE[3] {
+        2
+    } else {
+        3
+    };
+    node(8, category >= 2);
+    node(9 + (category >> 1), category & 1 == 1);
+    let extra_probabilities: &[u8] = match category {
+        0 => &CATEGORY3_PROBABILITIES,
+        1 => &CATEGORY4_PROBABILITIES,
+        2 => &CATEGORY5_PROBABILITIES,
+        _ => &CATEGORY6_PROBABILITIES,
+    };
+    let extra = magnitude - CATEGORY_BASE[category];
+    let bits = extra_probabilities.len();
+    for (index, &probability) in extra_probabilities.iter().enumerate() {
+        sink.fixed((extra >> (bits - 1 - index)) & 1 == 1, probability);
+    }
+}

@@ -1,0 +1,1436 @@
+//! Encoding one frame: mode decisions, residual coding and the macroblock-level reconstruction.
+//!
+//! Macroblocks are decided in raster order. Each one is predicted from the pixels a decoder will
+//! have at that point (the unfiltered reconstruction of this frame for intra prediction, the
+//! reference pictures for inter prediction), using the decoder's own predictors, inverse
+//! transforms and dequantisation factors. Once every macroblock is decided, the probabilities
+//! are tuned to the frame's statistics and the bitstream is written.
+
+// Block and position indices address several parallel arrays at once.
+#![allow(clippy::needless_range_loop)]
+
+use super::bitstream::{
+    assemble_frame, code_block_tokens, frame_tag, mv_difference_fits, write_block_tokens,
+    write_frame_header, write_inter_frame_modes, write_key_frame_modes, write_mv, TokenCounter,
+    TokenCounts,
+};
+use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
+use super::motion::{full_pixel_search, sad, sse, PaddedPlane};
+use super::quantize::BlockQuantizer;
+use super::transform::{forward_dct4x4, forward_wht4x4};
+use crate::dequant::DequantFactors;
+use crate::header::{FrameHeader, LoopFilterType, QuantizerIndices, SegmentationHeader};
+use crate::inter::{self, InterpolationFilter};
+use crate::intra::{self, ABOVE_OUTSIDE, LEFT_OUTSIDE};
+use crate::modes::{
+    find_near_mvs, MacroblockEdges, MacroblockInfo, MacroblockMode, MotionVector, SubblockMode,
+};
+use crate::picture::{Picture, Plane};
+use crate::state::{DecoderState, EntropyProbabilities, LoopFilterDeltas, ReferenceKind};
+use crate::tables::{
+    CHROMA_MODE_TREE, COEFFICIENT_UPDATE_PROBABILITIES, KEY_FRAME_CHROMA_MODE_PROBABILITIES,
+    KEY_FRAME_LUMA_MODE_PROBABILITIES, KEY_FRAME_LUMA_MODE_TREE,
+    KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES, LUMA_MODE_TREE, SUBBLOCK_MODE_PROBABILITIES,
+    SUBBLOCK_MODE_TREE, ZIGZAG,
+};
+use crate::tokens::{skip_macroblock, MacroblockCoefficients, TokenContext, Y2_BLOCK};
+
+/// What the caller decided about a frame before its macroblocks are coded.
+#[derive(Debug, Clone)]
+pub struct FrameSettings {
+    /// Intra-only frame that resets the state.
+    pub key_frame: bool,
+    /// Quantizer index 0..=127.
+    pub quantizer: u8,
+    /// Loop-filter level 0..=63, or `None` to choose it by trial.
+    pub filter_level: Option<u8>,
+    /// Whether the new frame also becomes the golden frame.
+    pub refresh_golden: bool,
+    /// Whether macroblocks may predict from the golden frame.
+    pub search_golden: bool,
+    /// Whether to try 4x4 intra prediction (B_PRED), SPLITMV and sub-pixel refinement.
+    pub thorough: bool,
+}
+
+/// A coded frame with everything the reconstruction needs.
+#[derive(Debug, Clone)]
+pub struct CodedFrame {
+    /// The compressed frame.
+    pub bytes: Vec<u8>,
+    /// Its header, as the decoder will parse it.
+    pub header: FrameHeader,
+    /// Every macroblock's modes, raster order.
+    pub infos: Vec<MacroblockInfo>,
+    /// Every macroblock's dequantised coefficients, raster order.
+    pub coefficients: Vec<MacroblockCoefficients>,
+    /// The reconstruction before the loop filter, macroblock-aligned.
+    pub unfiltered: Picture,
+}
+
+/// Rate-distortion trade-off at one quantizer.
+#[derive(Debug, Clone, Copy)]
+struct Lambda {
+    /// Weight of 1/256 bit against a unit of squared error, times 256.
+    sse: u64,
+    /// Weight of 1/256 bit against a unit of absolute error, times 256.
+    sad: u64,
+}
+
+impl Lambda {
+    fn new(ac_step: i32) -> Self {
+        // The VP8 transform scales coefficients by about 2 relative to an orthonormal one, so
+        // the step in pixel terms is about half the table's step.
+        let step = f64::from(ac_step) / 2.0;
+        let sse = (0.14 * step * step).max(0.05);
+        let sad = sse.sqrt() * 1.1;
+        Lambda {
+            sse: (sse * 256.0).round().max(1.0) as u64,
+            sad: (sad * 256.0).round().max(1.0) as u64,
+        }
+    }
+
+    /// Rate-distortion cost from squared error and a rate in 1/256 bit.
+    #[inline]
+    fn rd(&self, sse: u64, rate: u64) -> u64 {
+        sse * 65536 + self.sse * rate
+    }
+
+    /// Cost from absolute error and a rate in 1/256 bit.
+    #[inline]
+    fn sad_cost(&self, sad: u64, rate: u64) -> u64 {
+        sad * 65536 + self.sad * rate
+    }
+}
+
+/// Quantizers of the three block kinds.
+#[derive(Debug, Clone, Copy)]
+struct Quantizers {
+    y1: BlockQuantizer,
+    y2: BlockQuantizer,
+    uv: BlockQuantizer,
+}
+
+/// One macroblock's decided coding.
+#[derive(Clone)]
+struct MacroblockCoding {
+    info: MacroblockInfo,
+    /// Quantised levels in scan order; index [`Y2_BLOCK`] is the Y2 block.
+    levels: [[i16; 16]; 25],
+    coefficients: MacroblockCoefficients,
+}
+
+/// Copies `plane` into a `width` x `height` plane, repeating its last column and row.
+fn extend_plane(plane: &Plane, width: usize, height: usize) -> Plane {
+    let mut out = Plane::filled(width, height, 0);
+    for y in 0..height {
+        let source = plane.row(y.min(plane.height - 1));
+        let row = out.row_mut(y);
+        row[..plane.width].copy_from_slice(source);
+        let last = source[plane.width - 1];
+        row[plane.width..].fill(last);
+    }
+    out
+}
+
+/// The source picture extended to whole macroblocks.
+fn aligned_source(picture: &Picture, columns: usize, rows: usize) -> Picture {
+    Picture {
+        y: extend_plane(&picture.y, columns * 16, rows * 16),
+        u: extend_plane(&picture.u, columns * 8, rows * 8),
+        v: extend_plane(&picture.v, columns * 8, rows * 8),
+    }
+}
+
+/// Copies a `size` x `size` block at (`x`, `y`) of `plane` into a packed array.
+fn block_of(plane: &Plane, x: usize, y: usize, size: usize, out: &mut [u8]) {
+    for row in 0..size {
+        let start = (y + row) * plane.stride + x;
+        out[row * size..row * size + size].copy_from_slice(&plane.data[start..start + size]);
+    }
+}
+
+/// The edges a whole-block intra predictor reads: `above[0]` is the corner, then `size`
+/// pixels above, and `size` pixels on the left.
+fn block_edges(
+    plane: &Plane,
+    x: usize,
+    y: usize,
+    size: usize,
+    above: &mut [u8; 17],
+    left: &mut [u8; 16],
+) {
+    if y == 0 {
+        above[..=size].fill(ABOVE_OUTSIDE);
+    } else {
+        let row = &plane.data[(y - 1) * plane.stride..];
+        above[1..=size].copy_from_slice(&row[x..x + size]);
+        above[0] = if x == 0 { LEFT_OUTSIDE } else { row[x - 1] };
+    }
+    if x == 0 {
+        left[..size].fill(LEFT_OUTSIDE);
+    } else {
+        for (row, value) in left.iter_mut().enumerate().take(size) {
+            *value = plane.data[(y + row) * plane.stride + x - 1];
+        }
+    }
+}
+
+/// Cost in 1/256 bit of each whole-block luma intra mode (DC, V, H, TM, B_PRED).
+fn luma_mode_costs(key_frame: bool, probabilities: &EntropyProbabilities) -> [u32; 5] {
+    std::array::from_fn(|mode| {
+        if key_frame {
+            tree_cost(
+                &KEY_FRAME_LUMA_MODE_TREE,
+                &KEY_FRAME_LUMA_MODE_PROBABILITIES,
+                mode as i8,
+                0,
+            )
+        } else {
+            tree_cost(&LUMA_MODE_TREE, &probabilities.luma_modes, mode as i8, 0)
+        }
+    })
+}
+
+/// Cost in 1/256 bit of each chroma mode.
+fn chroma_mode_costs(key_frame: bool, probabilities: &EntropyProbabilities) -> [u32; 4] {
+    std::array::from_fn(|mode| {
+        let table = if key_frame {
+            &KEY_FRAME_CHROMA_MODE_PROBABILITIES
+        } else {
+            &probabilities.chroma_modes
+        };
+        tree_cost(&CHROMA_MODE_TREE, table, mode as i8, 0)
+    })
+}
+
+const WHOLE_BLOCK_MODES: [MacroblockMode; 4] = [
+    MacroblockMode::Dc,
+    MacroblockMode::Vertical,
+    MacroblockMode::Horizontal,
+    MacroblockMode::TrueMotion,
+];
+
+/// Encodes frames; holds what stays fixed during one frame.
+struct FrameEncoder<'a> {
+    header: FrameHeader,
+    base_probabilities: EntropyProbabilities,
+    base_loop_filter_deltas: LoopFilterDeltas,
+    settings: &'a FrameSettings,
+    columns: usize,
+    rows: usize,
+    source: Picture,
+    recon: Picture,
+    references: Option<[Picture; 3]>,
+    padded_references: Vec<(ReferenceKind, PaddedPlane)>,
+    quantizers: Quantizers,
+    lambda: Lambda,
+    luma_mode_costs: [u32; 5],
+    chroma_mode_costs: [u32; 4],
+    infos: Vec<MacroblockInfo>,
+    /// Token contexts along the bottom edge of the macroblock row above, per column.
+    above_contexts: Vec<TokenContext>,
+    left_context: TokenContext,
+}
+
+impl<'a> FrameEncoder<'a> {
+    fn new(state: &DecoderState, picture: &Picture, settings: &'a FrameSettings) -> Self {
+        let width = picture.width();
+        let height = picture.height();
+        let columns = width.div_ceil(16);
+        let rows = height.div_ceil(16);
+        let key_frame = settings.key_frame;
+        let base_probabilities = if key_frame {
+            EntropyProbabilities::default()
+        } else {
+            *state.probabilities()
+        };
+        let base_loop_filter_deltas = if key_frame {
+            LoopFilterDeltas::default()
+        } else {
+            *state.loop_filter_deltas()
+        };
+        let segmentation_values = if key_frame {
+            Default::default()
+        } else {
+            let mut values = *state.segmentation();
+            values.enabled = false;
+            values
+        };
+        let header = FrameHeader {
+            key_frame,
+            version: 0,
+            show_frame: true,
+            first_partition_size: 0,
+            width: width as u16,
+            height: height as u16,
+            horizontal_scale: 0,
+            vertical_scale: 0,
+            color_space: 0,
+            clamping_type: 0,
+            segmentation: SegmentationHeader {
+                enabled: false,
+                update_map: false,
+                update_data: false,
+                values: segmentation_values,
+                tree_probabilities: [255; 3],
+            },
+            filter_type: LoopFilterType::Normal,
+            filter_level: 0,
+            sharpness: 0,
+            loop_filter_deltas_enabled: false,
+            loop_filter_deltas_update: false,
+            loop_filter_deltas: base_loop_filter_deltas,
+            partition_count: 1,
+            quantizer: QuantizerIndices {
+                y_ac: settings.quantizer.min(127),
+                ..QuantizerIndices::default()
+            },
+            refresh_golden: key_frame || settings.refresh_golden,
+            refresh_altref: key_frame,
+            copy_to_golden: 0,
+            copy_to_altref: 0,
+            sign_bias_golden: false,
+            sign_bias_altref: false,
+            refresh_entropy_probs: true,
+            refresh_last: true,
+            probabilities: base_probabilities,
+            macroblock_skip_enabled: true,
+            prob_skip_false: 128,
+            prob_intra: 64,
+            prob_last: 200,
+            prob_golden: 128,
+        };
+        let factors = DequantFactors::new(i32::from(header.quantizer.y_ac), &header);
+        let quantizers = Quantizers {
+            y1: BlockQuantizer::new(i32::from(factors.y1[0]), i32::from(factors.y1[1])),
+            y2: BlockQuantizer::new(i32::from(factors.y2[0]), i32::from(factors.y2[1])),
+            uv: BlockQuantizer::new(i32::from(factors.uv[0]), i32::from(factors.uv[1])),
+        };
+        let references = if key_frame {
+            None
+        } else {
+            state.references().map(|references| {
+                [
+                    references.last.picture().clone(),
+                    references.golden.picture().clone(),
+                    references.altref.picture().clone(),
+                ]
+            })
+        };
+        let mut padded_references = Vec::new();
+        if let Some(pictures) = &references {
+            let mut kinds = vec![ReferenceKind::Last];
+            if settings.search_golden {
+                kinds.push(ReferenceKind::Golden);
+            }
+            for kind in kinds {
+                let plane = &pictures[kind as usize - 1].y;
+                padded_references.push((
+                    kind,
+                    PaddedPlane::new(&plane.data, plane.stride, plane.width, plane.height),
+                ));
+            }
+        }
+        let lambda = Lambda::new(i32::from(factors.y1[1]));
+        FrameEncoder {
+            luma_mode_costs: luma_mode_costs(key_frame, &base_probabilities),
+            chroma_mode_costs: chroma_mode_costs(key_frame, &base_probabilities),
+            header,
+            base_probabilities,
+            base_loop_filter_deltas,
+            settings,
+            columns,
+            rows,
+            source: aligned_source(picture, columns, rows),
+            recon: Picture {
+                y: Plane::filled(columns * 16, rows * 16, 0),
+                u: Plane::filled(columns * 8, rows * 8, 0),
+                v: Plane::filled(columns * 8, rows * 8, 0),
+            },
+            references,
+            padded_references,
+            quantizers,
+            lambda,
+            infos: vec![MacroblockInfo::default(); columns * rows],
+            above_contexts: vec![[0; 9]; columns],
+            left_context: [0; 9],
+        }
+    }
+
+    /// Quantises and reconstructs a 16x16 luma residual coded with a Y2 block. `prediction` is
+    /// packed 16x16; the reconstruction is written into `out` (packed 16x16). Returns the
+    /// levels (scan order) of the 16 luma blocks and Y2, and the dequantised coefficients.
+    fn code_luma_with_y2(
+        &self,
+        source: &[u8; 256],
+        prediction: &[u8; 256],
+        levels: &mut [[i16; 16]; 25],
+        coefficients: &mut MacroblockCoefficients,
+        out: &mut [u8; 256],
+    ) {
+        let mut dc = [0i16; 16];
+        let mut transformed = [[0i16; 16]; 16];
+        for block in 0..16 {
+            let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
+            let mut residual = [0i16; 16];
+            for row in 0..4 {
+                for column in 0..4 {
+                    let index = (by + row) * 16 + bx + column;
+                    residual[row * 4 + column] =
+                        i16::from(source[index]) - i16::from(prediction[index]);
+                }
+            }
+            transformed[block] = forward_dct4x4(&residual);
+            dc[block] = transformed[block][0];
+        }
+        let y2 = forward_wht4x4(&dc);
+        let (y2_levels, y2_dequantized) = quantize_scan(&self.quantizers.y2, &y2, 0);
+        levels[Y2_BLOCK] = y2_levels;
+        coefficients.blocks[Y2_BLOCK] = y2_dequantized;
+        let dc_values = crate::transform::inverse_walsh(&y2_dequantized);
+        out.copy_from_slice(prediction);
+        for block in 0..16 {
+            let (block_levels, mut dequantized) =
+                quantize_scan(&self.quantizers.y1, &transformed[block], 1);
+            levels[block] = block_levels;
+            coefficients.blocks[block] = dequantized;
+            dequantized[0] = dc_values[block];
+            let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
+            crate::transform::add_inverse_dct(&dequantized, out, by * 16 + bx, 16);
+        }
+    }
+
+    /// Codes chroma residuals for both planes; writes levels and coefficients of blocks 16..24
+    /// and the reconstruction into `out_u`/`out_v` (packed 8x8).
+    fn code_chroma(
+        &self,
+        sources: [&[u8; 64]; 2],
+        predictions: [&[u8; 64]; 2],
+        levels: &mut [[i16; 16]; 25],
+        coefficients: &mut MacroblockCoefficients,
+        outs: [&mut [u8; 64]; 2],
+    ) {
+        for (plane, out) in outs.into_iter().enumerate() {
+            out.copy_from_slice(predictions[plane]);
+            for block in 0..4 {
+                let (bx, by) = ((block & 1) * 4, (block >> 1) * 4);
+                let mut residual = [0i16; 16];
+                for row in 0..4 {
+                    for column in 0..4 {
+                        let index = (by + row) * 8 + bx + column;
+                        residual[row * 4 + column] =
+                            i16::from(sources[plane][index]) - i16::from(predictions[plane][index]);
+                    }
+                }
+                let transformed = forward_dct4x4(&residual);
+                let (block_levels, dequantized) =
+                    quantize_scan(&self.quantizers.uv, &transformed, 0);
+                let index = 16 + plane * 4 + block;
+                levels[index] = block_levels;
+                coefficients.blocks[index] = dequantized;
+                crate::transform::add_inverse_dct(&dequantized, out, by * 8 + bx, 8);
+            }
+        }
+    }
+
+    /// Cost in 1/256 bit of a macroblock's tokens with the frame's starting probabilities and
+    /// the current contexts.
+    fn token_cost(&self, mb_x: usize, levels: &[[i16; 16]; 25], has_y2: bool) -> u64 {
+        let mut counter = BitCounter::default();
+        let mut above = self.above_contexts[mb_x];
+        let mut left = self.left_context;
+        write_macroblock_tokens(
+            &mut counter,
+            &self.base_probabilities.coefficients,
+            levels,
+            has_y2,
+            &mut above,
+            &mut left,
+        );
+        counter.cost()
+    }
+
+    /// Decides and codes the luma of an intra macroblock. Returns (mode, sub-block modes, rd
+    /// cost); the chosen reconstruction is in `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn code_intra_luma(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        source: &[u8; 256],
+        levels: &mut [[i16; 16]; 25],
+        coefficients: &mut MacroblockCoefficients,
+        out: &mut [u8; 256],
+        extra_rate: u64,
+    ) -> (MacroblockMode, [SubblockMode; 16], u64) {
+        let (x, y) = (mb_x * 16, mb_y * 16);
+        let mut above = [0u8; 17];
+        let mut left = [0u8; 16];
+        block_edges(&self.recon.y, x, y, 16, &mut above, &mut left);
+        let mut best_mode = MacroblockMode::Dc;
+        let mut best_cost = u64::MAX;
+        let mut best_prediction = [0u8; 256];
+        let mut prediction = [0u8; 256];
+        for mode in WHOLE_BLOCK_MODES {
+            intra::predict_block(mode, 16, &above, &left, y > 0, x > 0, &mut prediction, 16);
+            let cost = self.lambda.sad_cost(
+                u64::from(sad(source, 16, &prediction, 16, 16, 16)),
+                u64::from(self.luma_mode_costs[mode as usize]),
+            );
+            if cost < best_cost {
+                best_cost = cost;
+                best_mode = mode;
+                best_prediction = prediction;
+            }
+        }
+        self.code_luma_with_y2(source, &best_prediction, levels, coefficients, out);
+        let whole_rate = self.token_cost(mb_x, levels, true)
+            + u64::from(self.luma_mode_costs[best_mode as usize])
+            + extra_rate;
+        let whole_cost = self
+            .lambda
+            .rd(u64::from(sse(source, 16, out, 16, 16, 16)), whole_rate);
+        if !self.settings.thorough {
+            return (
+                best_mode,
+                [SubblockMode::implied_by(best_mode); 16],
+                whole_cost,
+            );
+        }
+        let mut sub_levels = *levels;
+        let mut sub_coefficients = coefficients.clone();
+        let mut sub_out = [0u8; 256];
+        let (sub_modes, sub_mode_rate) = self.code_subblocks(
+            mb_x,
+            mb_y,
+            source,
+            &mut sub_levels,
+            &mut sub_coefficients,
+            &mut sub_out,
+        );
+        let sub_rate = self.token_cost(mb_x, &sub_levels, false)
+            + u64::from(self.luma_mode_costs[MacroblockMode::Subblocks as usize])
+            + sub_mode_rate
+            + extra_rate;
+        let sub_cost = self
+            .lambda
+            .rd(u64::from(sse(source, 16, &sub_out, 16, 16, 16)), sub_rate);
+        if sub_cost < whole_cost {
+            *levels = sub_levels;
+            *coefficients = sub_coefficients;
+            *out = sub_out;
+            (MacroblockMode::Subblocks, sub_modes, sub_cost)
+        } else {
+            (
+                best_mode,
+                [SubblockMode::implied_by(best_mode); 16],
+                whole_cost,
+            )
+        }
+    }
+
+    /// Chooses and codes B_PRED sub-block modes. Returns the modes and their rate.
+    fn code_subblocks(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        source: &[u8; 256],
+        levels: &mut [[i16; 16]; 25],
+        coefficients: &mut MacroblockCoefficients,
+        out: &mut [u8; 256],
+    ) -> ([SubblockMode; 16], u64) {
+        let (x, y) = (mb_x * 16, mb_y * 16);
+        let plane = &self.recon.y;
+        // Row above the macroblock including 4 pixels beyond it on the right, and the corner.
+        let mut above_row = [ABOVE_OUTSIDE; 21];
+        if y > 0 {
+            let row = &plane.data[(y - 1) * plane.stride..];
+            above_row[0] = if x == 0 { LEFT_OUTSIDE } else { row[x - 1] };
+            above_row[1..17].copy_from_slice(&row[x..x + 16]);
+            if x + 16 < plane.width {
+                above_row[17..21].copy_from_slice(&row[x + 16..x + 20]);
+            } else {
+                above_row[17..21].fill(ABOVE_OUTSIDE_RIGHT_EDGE.unwrap_or(row[plane.width - 1]));
+            }
+        }
+        let mut left_column = [LEFT_OUTSIDE; 16];
+        if x > 0 {
+            for (row, value) in left_column.iter_mut().enumerate() {
+                *value = plane.data[(y + row) * plane.stride + x - 1];
+            }
+        }
+        levels[Y2_BLOCK] = [0; 16];
+        coefficients.blocks[Y2_BLOCK] = [0; 16];
+        let key_frame = self.header.key_frame;
+        let index = mb_y * self.columns + mb_x;
+        let above_info = (mb_y > 0).then(|| &self.infos[index - self.columns]);
+        let left_info = (mb_x > 0).then(|| &self.infos[index - 1]);
+        let mut modes = [SubblockMode::Dc; 16];
+        let mut total_rate = 0u64;
+        let mut probe = MacroblockInfo {
+            mode: MacroblockMode::Subblocks,
+            ..MacroblockInfo::default()
+        };
+        for block in 0..16 {
+            let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
+            let mut above = [0u8; 9];
+            let mut left = [0u8; 4];
+            // Corner and above row.
+            if by == 0 {
+                above[..5].copy_from_slice(&above_row[bx..bx + 5]);
+                above[5..9].copy_from_slice(&above_row[bx + 5..bx + 9]);
+            } else {
+                above[0] = if bx == 0 {
+                    left_column[by - 1]
+                } else {
+                    out[(by - 1) * 16 + bx - 1]
+                };
+                above[1..5].copy_from_slice(&out[(by - 1) * 16 + bx..(by - 1) * 16 + bx + 4]);
+                if bx < 12 {
+                    above[5..9]
+                        .copy_from_slice(&out[(by - 1) * 16 + bx + 4..(by - 1) * 16 + bx + 8]);
+                } else {
+                    // The rightmost column reuses the pixels above-right of the macroblock.
+                    above[5..9].copy_from_slice(&above_row[17..21]);
+                }
+            }
+            for (row, value) in left.iter_mut().enumerate() {
+                *value = if bx == 0 {
+                    left_column[by + row]
+                } else {
+                    out[(by + row) * 16 + bx - 1]
+                };
+            }
+            let mut block_source = [0u8; 16];
+            for row in 0..4 {
+                block_source[row * 4..row * 4 + 4]
+                    .copy_from_slice(&source[(by + row) * 16 + bx..(by + row) * 16 + bx + 4]);
+            }
+            let probabilities: &[u8; 9] = if key_frame {
+                let (above_mode, left_mode) = super::bitstream::key_frame_subblock_contexts(
+                    &probe, above_info, left_info, block,
+                );
+                &KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES[above_mode as usize][left_mode as usize]
+            } else {
+                &SUBBLOCK_MODE_PROBABILITIES
+            };
+            let mut best = (u64::MAX, SubblockMode::Dc, [0u8; 16], 0u64);
+            let mut prediction = [0u8; 16];
+            for mode in SubblockMode::ALL {
+                intra::predict_subblock(mode, &above, &left, &mut prediction, 4);
+                let rate = u64::from(tree_cost(&SUBBLOCK_MODE_TREE, probabilities, mode as i8, 0));
+                let cost = self
+                    .lambda
+                    .sad_cost(u64::from(sad(&block_source, 4, &prediction, 4, 4, 4)), rate);
+                if cost < best.0 {
+                    best = (cost, mode, prediction, rate);
+                }
+            }
+            let (_, mode, prediction, rate) = best;
+            modes[block] = mode;
+            probe.subblock_modes[block] = mode;
+            total_rate += rate;
+            let mut residual = [0i16; 16];
+            for index in 0..16 {
+                residual[index] = i16::from(block_source[index]) - i16::from(prediction[index]);
+            }
+            let transformed = forward_dct4x4(&residual);
+            let (block_levels, dequantized) = quantize_scan(&self.quantizers.y1, &transformed, 0);
+            levels[block] = block_levels;
+            coefficients.blocks[block] = dequantized;
+            for row in 0..4 {
+                out[(by + row) * 16 + bx..(by + row) * 16 + bx + 4]
+                    .copy_from_slice(&prediction[row * 4..row * 4 + 4]);
+            }
+            crate::transform::add_inverse_dct(&dequantized, out, by * 16 + bx, 16);
+        }
+        (modes, total_rate)
+    }
+
+    /// Chooses a chroma intra mode by SAD and codes both chroma planes.
+    fn code_intra_chroma(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        sources: [&[u8; 64]; 2],
+        levels: &mut [[i16; 16]; 25],
+        coefficients: &mut MacroblockCoefficients,
+        outs: [&mut [u8; 64]; 2],
+    ) -> MacroblockMode {
+        let (x, y) = (mb_x * 8, mb_y * 8);
+        let mut edges = [([0u8; 17], [0u8; 16]); 2];
+        for (plane, (above, left)) in [&self.recon.u, &self.recon.v].into_iter().zip(&mut edges) {
+            block_edges(plane, x, y, 8, above, left);
+        }
+        let mut best = (u64::MAX, MacroblockMode::Dc, [[0u8; 64]; 2]);
+        for mode in WHOLE_BLOCK_MODES {
+            let mut predictions = [[0u8; 64]; 2];
+            let mut distortion = 0u64;
+            for plane in 0..2 {
+                let (above, left) = &edges[plane];
+                intra::predict_block(
+                    mode,
+                    8,
+                    above,
+                    left,
+                    y > 0,
+                    x > 0,
+                    &mut predictions[plane],
+                    8,
+                );
+                distortion += u64::from(sad(sources[plane], 8, &predictions[plane], 8, 8, 8));
+            }
+            let cost = self
+                .lambda
+                .sad_cost(distortion, u64::from(self.chroma_mode_costs[mode as usize]));
+            if cost < best.0 {
+                best = (cost, mode, predictions);
+            }
+        }
+        let (_, mode, predictions) = best;
+        self.code_chroma(
+            sources,
+            [&predictions[0], &predictions[1]],
+            levels,
+            coefficients,
+            outs,
+        );
+        mode
+    }
+
+    /// Luma and chroma inter prediction of a whole-macroblock vector.
+    fn predict_inter(
+        &self,
+        reference: ReferenceKind,
+        mb_x: usize,
+        mb_y: usize,
+        mv: MotionVector,
+        luma: &mut [u8; 256],
+        chroma: &mut [[u8; 64]; 2],
+    ) {
+        let pictures = self
+            .references
+            .as_ref()
+            .expect("inter frames have references");
+        let picture = &pictures[reference as usize - 1];
+        let filter = InterpolationFilter::for_version(self.header.version);
+        inter::predict_block(
+            &picture.y,
+            mb_x * 16,
+            mb_y * 16,
+            mv,
+            16,
+            16,
+            filter,
+            luma,
+            16,
+        );
+        let chroma_mv = inter::chroma_mv(mv, self.header.version == 3);
+        for (plane, out) in [&picture.u, &picture.v].into_iter().zip(chroma.iter_mut()) {
+            inter::predict_block(plane, mb_x * 8, mb_y * 8, chroma_mv, 8, 8, filter, out, 8);
+        }
+    }
+
+    /// Luma-only inter prediction SAD of a vector.
+    fn inter_luma_sad(
+        &self,
+        reference: ReferenceKind,
+        mb_x: usize,
+        mb_y: usize,
+        mv: MotionVector,
+        source: &[u8; 256],
+    ) -> u32 {
+        let pictures = self
+            .references
+            .as_ref()
+            .expect("inter frames have references");
+        let picture = &pictures[reference as usize - 1];
+        let filter = InterpolationFilter::for_version(self.header.version);
+        let mut prediction = [0u8; 256];
+        inter::predict_block(
+            &picture.y,
+            mb_x * 16,
+            mb_y * 16,
+            mv,
+            16,
+            16,
+            filter,
+            &mut prediction,
+            16,
+        );
+        sad(source, 16, &prediction, 16, 16, 16)
+    }
+
+    /// Cost in 1/256 bit of a NEWMV vector against `best`.
+    fn mv_rate(&self, mv: MotionVector, best: MotionVector) -> u64 {
+        let mut counter = BitCounter::default();
+        write_mv(&mut counter, mv, best, &self.base_probabilities.mv);
+        counter.cost()
+    }
+
+    /// Rate in 1/256 bit of signalling a reference frame.
+    fn reference_rate(&self, reference: ReferenceKind) -> u64 {
+        let mut counter = BitCounter::default();
+        super::bitstream::write_reference(&mut counter, &self.header, reference);
+        counter.cost()
+    }
+
+    /// Decides one inter-frame macroblock: the best inter candidate against intra.
+    fn decide_inter_macroblock(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        source_luma: &[u8; 256],
+    ) -> (MacroblockInfo, u64) {
+        let edges = MacroblockEdges::new(mb_x, mb_y, self.columns, self.rows);
+        let mut best_info = MacroblockInfo::default();
+        let mut best_cost = u64::MAX;
+        for (reference, padded) in &self.padded_references {
+            let reference = *reference;
+            let near = find_near_mvs(
+                &self.infos,
+                self.columns,
+                mb_x,
+                mb_y,
+                reference,
+                self.header.sign_bias(),
+                &edges,
+            );
+            let mode_probabilities = near.mode_probabilities();
+            let mode_rate = |decision: usize| -> u64 {
+                let mut counter = BitCounter::default();
+                for (node, &probability) in mode_probabilities
+                    .iter()
+                    .enumerate()
+                    .take(decision.min(3) + 1)
+                {
+                    counter.write_bool(node < decision, probability);
+                }
+                counter.cost()
+            };
+            let reference_rate = self.reference_rate(reference);
+            let mut consider =
+                |mode: MacroblockMode, mv: MotionVector, distortion: u32, rate: u64| {
+                    let cost = self
+                        .lambda
+                        .sad_cost(u64::from(distortion), rate + reference_rate);
+                    if cost < best_cost {
+                        best_cost = cost;
+                        best_info = MacroblockInfo {
+                            mode,
+                            reference,
+                            mv,
+                            subblock_mvs: [mv; 16],
+                            ..MacroblockInfo::default()
+                        };
+                    }
+                };
+            let zero_sad =
+                self.inter_luma_sad(reference, mb_x, mb_y, MotionVector::ZERO, source_luma);
+            consider(
+                MacroblockMode::Zero,
+                MotionVector::ZERO,
+                zero_sad,
+                mode_rate(0),
+            );
+            let nearest_sad = if near.nearest.is_zero() {
+                zero_sad
+            } else {
+                self.inter_luma_sad(reference, mb_x, mb_y, near.nearest, source_luma)
+            };
+            consider(
+                MacroblockMode::Nearest,
+                near.nearest,
+                nearest_sad,
+                mode_rate(1),
+            );
+            if near.near != near.nearest {
+                let near_sad = self.inter_luma_sad(reference, mb_x, mb_y, near.near, source_luma);
+                consider(MacroblockMode::Near, near.near, near_sad, mode_rate(2));
+            }
+            // Whole-pixel search from the candidates, then sub-pixel refinement.
+            let new_rate_base = mode_rate(3);
+            let best_mv = near.best;
+            let to_pixels =
+                |mv: MotionVector| ((isize::from(mv.col) >> 3), (isize::from(mv.row) >> 3));
+            let candidates = [
+                to_pixels(best_mv),
+                to_pixels(near.nearest),
+                to_pixels(near.near),
+            ];
+            let lambda_sad = self.lambda.sad;
+            let mv_cost = |dx: isize, dy: isize| -> u32 {
+                let mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
+                if !mv_difference_fits(mv, best_mv) {
+                    return u32::MAX / 4;
+                }
+                ((self.mv_rate(mv, best_mv) * lambda_sad) >> 16) as u32
+            };
+            let range = 24isize;
+            let ((dx, dy), _) = full_pixel_search(
+                source_luma,
+                16,
+                padded,
+                (mb_x * 16) as isize,
+                (mb_y * 16) as isize,
+                &candidates,
+                range,
+                &mv_cost,
+            );
+            let mut mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
+            let valid = |mv: MotionVector| edges.clamp(mv) == mv && mv_difference_fits(mv, best_mv);
+            if valid(mv) {
+                let mut best_new_cost = self.lambda.sad_cost(
+                    u64::from(self.inter_luma_sad(reference, mb_x, mb_y, mv, source_luma)),
+                    self.mv_rate(mv, best_mv),
+                );
+                if self.settings.thorough {
+                    // Half then quarter pixel steps (4 and 2 in eighth-pixel units).
+                    for step in [4i16, 2] {
+                        let center = mv;
+                        for (dr, dc) in [
+                            (-1i16, 0i16),
+                            (1, 0),
+                            (0, -1),
+                            (0, 1),
+                            (-1, -1),
+                            (-1, 1),
+                            (1, -1),
+                            (1, 1),
+                        ] {
+                            let candidate =
+                                MotionVector::new(center.row + dr * step, center.col + dc * step);
+                            if !valid(candidate) {
+                                continue;
+                            }
+                            let cost = self.lambda.sad_cost(
+                                u64::from(self.inter_luma_sad(
+                                    reference,
+                                    mb_x,
+                                    mb_y,
+                                    candidate,
+                                    source_luma,
+                                )),
+                                self.mv_rate(candidate, best_mv),
+                            );
+                            if cost < best_new_cost {
+                                best_new_cost = cost;
+                                mv = candidate;
+                            }
+                        }
+                    }
+                }
+                let distortion = self.inter_luma_sad(reference, mb_x, mb_y, mv, source_luma);
+                if mv != near.nearest && mv != near.near && !mv.is_zero() {
+                    consider(
+                        MacroblockMode::New,
+                        mv,
+                        distortion,
+                        new_rate_base + self.mv_rate(mv, best_mv),
+                    );
+                }
+            }
+        }
+        (best_info, best_cost)
+    }
+
+    /// Decides, codes and reconstructs macroblock (`mb_x`, `mb_y`).
+    fn code_macroblock(&mut self, mb_x: usize, mb_y: usize) -> MacroblockCoding {
+        let mut source_luma = [0u8; 256];
+        let mut source_u = [0u8; 64];
+        let mut source_v = [0u8; 64];
+        block_of(&self.source.y, mb_x * 16, mb_y * 16, 16, &mut source_luma);
+        block_of(&self.source.u, mb_x * 8, mb_y * 8, 8, &mut source_u);
+        block_of(&self.source.v, mb_x * 8, mb_y * 8, 8, &mut source_v);
+        let mut levels = [[0i16; 16]; 25];
+        let mut coefficients = MacroblockCoefficients::default();
+        let mut luma_out = [0u8; 256];
+        let mut u_out = [0u8; 64];
+        let mut v_out = [0u8; 64];
+
+        let mut info = MacroblockInfo::default();
+        let mut inter_choice = None;
+        if !self.header.key_frame {
+            let (candidate, inter_cost) = self.decide_inter_macroblock(mb_x, mb_y, &source_luma);
+            // A quick intra estimate: the best whole-block mode by SAD.
+            let (x, y) = (mb_x * 16, mb_y * 16);
+            let mut above = [0u8; 17];
+            let mut left = [0u8; 16];
+            block_edges(&self.recon.y, x, y, 16, &mut above, &mut left);
+            let mut prediction = [0u8; 256];
+            let intra_rate = self.reference_rate(ReferenceKind::Intra);
+            let mut intra_cost = u64::MAX;
+            for mode in WHOLE_BLOCK_MODES {
+                intra::predict_block(mode, 16, &above, &left, y > 0, x > 0, &mut prediction, 16);
+                let cost = self.lambda.sad_cost(
+                    u64::from(sad(&source_luma, 16, &prediction, 16, 16, 16)),
+                    u64::from(self.luma_mode_costs[mode as usize]) + intra_rate,
+                );
+                intra_cost = intra_cost.min(cost);
+            }
+            if inter_cost <= intra_cost {
+                inter_choice = Some(candidate);
+            }
+        }
+
+        if let Some(candidate) = inter_choice {
+            info = candidate;
+            let mut luma_prediction = [0u8; 256];
+            let mut chroma_prediction = [[0u8; 64]; 2];
+            self.predict_inter(
+                info.reference,
+                mb_x,
+                mb_y,
+                info.mv,
+                &mut luma_prediction,
+                &mut chroma_prediction,
+            );
+            self.code_luma_with_y2(
+                &source_luma,
+                &luma_prediction,
+                &mut levels,
+                &mut coefficients,
+                &mut luma_out,
+            );
+            self.code_chroma(
+                [&source_u, &source_v],
+                [&chroma_prediction[0], &chroma_prediction[1]],
+                &mut levels,
+                &mut coefficients,
+                [&mut u_out, &mut v_out],
+            );
+        } else {
+            let extra_rate = if self.header.key_frame {
+                0
+            } else {
+                self.reference_rate(ReferenceKind::Intra)
+            };
+            let (mode, subblock_modes, _) = self.code_intra_luma(
+                mb_x,
+                mb_y,
+                &source_luma,
+                &mut levels,
+                &mut coefficients,
+                &mut luma_out,
+                extra_rate,
+            );
+            info.mode = mode;
+            info.subblock_modes = subblock_modes;
+            info.reference = ReferenceKind::Intra;
+            info.chroma_mode = self.code_intra_chroma(
+                mb_x,
+                mb_y,
+                [&source_u, &source_v],
+                &mut levels,
+                &mut coefficients,
+                [&mut u_out, &mut v_out],
+            );
+        }
+
+        // Coded-block flags and the skip flag, as the decoder will see them.
+        let has_y2 = info.mode.has_y2();
+        let mut coded = 0u32;
+        for (block, block_levels) in levels.iter().enumerate() {
+            if block == Y2_BLOCK && !has_y2 {
+                continue;
+            }
+            let first = usize::from(block < 16 && has_y2);
+            if block_levels[first..].iter().any(|&level| level != 0) {
+                coded |= 1 << block;
+            }
+        }
+        coefficients.coded_blocks = coded;
+        info.skip_coefficients = coded == 0;
+        if coded == 0 {
+            // Nothing coded: the decoder sees all-zero coefficients.
+            coefficients.clear();
+            coefficients.blocks = [[0; 16]; 25];
+        }
+
+        // Store the reconstruction and advance token contexts.
+        store_block(&mut self.recon.y, mb_x * 16, mb_y * 16, 16, &luma_out);
+        store_block(&mut self.recon.u, mb_x * 8, mb_y * 8, 8, &u_out);
+        store_block(&mut self.recon.v, mb_x * 8, mb_y * 8, 8, &v_out);
+        let mut above = self.above_contexts[mb_x];
+        let mut left = self.left_context;
+        if info.skip_coefficients {
+            skip_macroblock(has_y2, &mut above, &mut left);
+        } else {
+            let mut counter = BitCounter::default();
+            write_macroblock_tokens(
+                &mut counter,
+                &self.base_probabilities.coefficients,
+                &levels,
+                has_y2,
+                &mut above,
+                &mut left,
+            );
+        }
+        self.above_contexts[mb_x] = above;
+        self.left_context = left;
+        MacroblockCoding {
+            info,
+            levels,
+            coefficients,
+        }
+    }
+}
+
+/// Writes a packed block into a plane.
+fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8]) {
+    for row in 0..size {
+        let start = (y + row) * plane.stride + x;
+        plane.data[start..start + size].copy_from_slice(&block[row * size..row * size + size]);
+    }
+}
+
+/// The value above-right of the last macroblock column, beyond the frame. `None` means the
+/// last pixel of the row above is repeated.
+const ABOVE_OUTSIDE_RIGHT_EDGE: Option<u8> = None;
+
+/// Quantises a block's coefficients (raster order) and returns its levels in scan order and
+/// the dequantised coefficients (raster order) exactly as the decoder will compute them.
+fn quantize_scan(
+    quantizer: &BlockQuantizer,
+    coefficients: &[i16; 16],
+    first: usize,
+) -> ([i16; 16], [i16; 16]) {
+    let mut raster_levels = [0i16; 16];
+    quantizer.quantize(coefficients, first, &mut raster_levels);
+    let mut scan = [0i16; 16];
+    let mut dequantized = [0i16; 16];
+    for (position, &raster) in ZIGZAG.iter().enumerate() {
+        let raster = usize::from(raster);
+        let level = if position < first {
+            0
+        } else {
+            raster_levels[raster]
+        };
+        scan[position] = level;
+        dequantized[raster] = level.wrapping_mul(quantizer.step(raster) as i16);
+    }
+    (scan, dequantized)
+}
+
+/// Writes (or counts) all tokens of a macroblock in the decoder's order, updating contexts.
+fn write_macroblock_tokens<W: EntropyWriter>(
+    writer: &mut W,
+    probabilities: &crate::tables::CoefficientProbabilities,
+    levels: &[[i16; 16]; 25],
+    has_y2: bool,
+    above: &mut TokenContext,
+    left: &mut TokenContext,
+) {
+    use super::bitstream::block_type;
+    let (luma_type, first) = if has_y2 {
+        let context = usize::from(above[8] + left[8]);
+        let flag = write_block_tokens(
+            writer,
+            probabilities,
+            block_type::Y2,
+            &levels[Y2_BLOCK],
+            0,
+            context,
+        );
+        above[8] = u8::from(flag);
+        left[8] = u8::from(flag);
+        (block_type::LUMA_WITHOUT_DC, 1)
+    } else {
+        (block_type::LUMA_WITH_DC, 0)
+    };
+    for block in 0..16 {
+        let (x, y) = (block & 3, block >> 2);
+        let context = usize::from(above[x] + left[y]);
+        let flag = write_block_tokens(
+            writer,
+            probabilities,
+            luma_type,
+            &levels[block],
+            first,
+            context,
+        );
+        above[x] = u8::from(flag);
+        left[y] = u8::from(flag);
+    }
+    for block in 16..24 {
+        let plane_offset = if block < 20 { 4 } else { 6 };
+        let within = (block - 16) & 3;
+        let (x, y) = (plane_offset + (within & 1), plane_offset + (within >> 1));
+        let context = usize::from(above[x] + left[y]);
+        let flag = write_block_tokens(
+            writer,
+            probabilities,
+            block_type::CHROMA,
+            &levels[block],
+            0,
+            context,
+        );
+        above[x] = u8::from(flag);
+        left[y] = u8::from(flag);
+    }
+}
+
+/// Counts the token decisions of a macroblock.
+fn count_macroblock_tokens(
+    counts: &mut TokenCounts,
+    levels: &[[i16; 16]; 25],
+    has_y2: bool,
+    above: &mut TokenContext,
+    left: &mut TokenContext,
+) {
+    use super::bitstream::block_type;
+    let code = |counts: &mut TokenCounts,
+                block_type: usize,
+                levels: &[i16; 16],
+                first: usize,
+                context: usize| {
+        let mut sink = TokenCounter { block_type, counts };
+        code_block_tokens(&mut sink, levels, first, context)
+    };
+    let (luma_type, first) = if has_y2 {
+        let context = usize::from(above[8] + left[8]);
+        let flag = code(counts, block_type::Y2, &levels[Y2_BLOCK], 0, context);
+        above[8] = u8::from(flag);
+        left[8] = u8::from(flag);
+        (block_type::LUMA_WITHOUT_DC, 1)
+    } else {
+        (block_type::LUMA_WITH_DC, 0)
+    };
+    for block in 0..16 {
+        let (x, y) = (block & 3, block >> 2);
+        let context = usize::from(above[x] + left[y]);
+        let flag = code(counts, luma_type, &levels[block], first, context);
+        above[x] = u8::from(flag);
+        left[y] = u8::from(flag);
+    }
+    for block in 16..24 {
+        let plane_offset = if block < 20 { 4 } else { 6 };
+        let within = (block - 16) & 3;
+        let (x, y) = (plane_offset + (within & 1), plane_offset + (within >> 1));
+        let context = usize::from(above[x] + left[y]);
+        let flag = code(counts, block_type::CHROMA, &levels[block], 0, context);
+        above[x] = u8::from(flag);
+        left[y] = u8::from(flag);
+    }
+}
+
+/// The probability (of a zero) that minimises the cost of `counts` (zeros, ones).
+fn best_probability(counts: [u32; 2]) -> u8 {
+    let total = u64::from(counts[0]) + u64::from(counts[1]);
+    if total == 0 {
+        return 128;
+    }
+    ((u64::from(counts[0]) * 256 + total / 2) / total).clamp(1, 255) as u8
+}
+
+/// Cost in 1/256 bit of coding `counts` with `probability`.
+fn counts_cost(counts: [u32; 2], probability: u8) -> u64 {
+    u64::from(counts[0]) * u64::from(bool_cost(false, probability))
+        + u64::from(counts[1]) * u64::from(bool_cost(true, probability))
+}
+
+/// Chooses coefficient probability updates worth their header bits.
+fn choose_coefficient_probabilities(
+    counts: &TokenCounts,
+    base: &crate::tables::CoefficientProbabilities,
+) -> crate::tables::CoefficientProbabilities {
+    let mut chosen = *base;
+    for block_type in 0..4 {
+        for band in 0..8 {
+            for context in 0..3 {
+                for node in 0..11 {
+                    let node_counts = counts.counts[block_type][band][context][node];
+                    let old = base[block_type][band][context][node];
+                    let update_probability =
+                        COEFFICIENT_UPDATE_PROBABILITIES[block_type][band][context][node];
+                    let candidate = best_probability(node_counts);
+                    let old_cost = counts_cost(node_counts, old)
+                        + u64::from(bool_cost(false, update_probability));
+                    let new_cost = counts_cost(node_counts, candidate)
+                        + u64::from(bool_cost(true, update_probability))
+                        + 8 * 256;
+                    if candidate != old && new_cost < old_cost {
+                        chosen[block_type][band][context][node] = candidate;
+                    }
+                }
+            }
+        }
+    }
+    chosen
+}
+
+/// Squared error between the luma of two pictures of equal size.
+fn luma_sse(a: &Plane, b: &Plane, width: usize, height: usize) -> u64 {
+    let mut total = 0u64;
+    for y in 0..height {
+        total += u64::from(sse(a.row(y), a.width, b.row(y), b.width, width, 1));
+    }
+    total
+}
+
+/// Encodes one frame from `state`.
+pub fn encode_frame(
+    state: &DecoderState,
+    picture: &Picture,
+    settings: &FrameSettings,
+) -> CodedFrame {
+    let mut encoder = FrameEncoder::new(state, picture, settings);
+    let columns = encoder.columns;
+    let rows = encoder.rows;
+    let mut codings: Vec<MacroblockCoding> = Vec::with_capacity(columns * rows);
+    for mb_y in 0..rows {
+        encoder.left_context = [0; 9];
+        for mb_x in 0..columns {
+            let coding = encoder.code_macroblock(mb_x, mb_y);
+            encoder.infos[mb_y * columns + mb_x] = coding.info;
+            codings.push(coding);
+        }
+    }
+
+    // Probabilities tuned to this frame.
+    let mut counts = TokenCounts::default();
+    let mut above_contexts = vec![[0u8; 9]; columns];
+    for mb_y in 0..rows {
+        let mut left = [0u8; 9];
+        for mb_x in 0..columns {
+            let coding = &codings[mb_y * columns + mb_x];
+            let has_y2 = coding.info.mode.has_y2();
+            if coding.info.skip_coefficients {
+                skip_macroblock(has_y2, &mut above_contexts[mb_x], &mut left);
+            } else {
+                count_macroblock_tokens(
+                    &mut counts,
+                    &coding.levels,
+                    has_y2,
+                    &mut above_contexts[mb_x],
+                    &mut left,
+                );
+            }
+        }
+    }
+    let mut header = encoder.header.clone();
+    header.probabilities.coefficients =
+        choose_coefficient_probabilities(&counts, &encoder.base_probabilities.coefficients);
+    let total = codings.len() as u32;
+    let skipped = codings
+        .iter()
+        .filter(|coding| coding.info.skip_coefficients)
+        .count() as u32;
+    header.prob_skip_false = best_probability([total - skipped, skipped]);
+    if !header.key_frame {
+        let intra = codings
+            .iter()
+            .filter(|coding| coding.info.reference == ReferenceKind::Intra)
+            .count() as u32;
+        let last = codings
+            .iter()
+            .filter(|coding| coding.info.reference == ReferenceKind::Last)
+            .count() as u32;
+        let golden = codings
+            .iter()
+            .filter(|coding| coding.info.reference == ReferenceKind::Golden)
+            .count() as u32;
+        let altref = total - intra - last - golden;
+        header.prob_intra = best_probability([intra, total - intra]);
+        header.prob_last = best_probability([last, golden + altref]);
+        header.prob_golden = best_probability([golden, altref]);
+    }
+
+    // Loop-filter level: by trial on the luma when not given.
+    let infos: Vec<MacroblockInfo> = codings.iter().map(|coding| coding.info).collect();
+    let inner_edges: Vec<bool> = codings
+        .iter()
+        .map(|coding| !(coding.info.mode.has_y2() && coding.coefficients.is_empty()))
+        .collect();
+    header.filter_level = match settings.filter_level {
+        Some(level) => level.min(63),
+        None => choose_filter_level(&encoder, &header, &infos, &inner_edges),
+    };
+
+    // The first partition: header, then every macroblock's modes.
+    let mut first = BoolEncoder::with_capacity(columns * rows * 2 + 64);
+    write_frame_header(
+        &mut first,
+        &header,
+        &encoder.base_probabilities,
+        &encoder.base_loop_filter_deltas,
+    );
+    let mut tokens = BoolEncoder::with_capacity(columns * rows * 16);
+    let mut above_contexts = vec![[0u8; 9]; columns];
+    for mb_y in 0..rows {
+        let mut left = [0u8; 9];
+        for mb_x in 0..columns {
+            let index = mb_y * columns + mb_x;
+            let coding = &codings[index];
+            let info = &coding.info;
+            first.write_bool(info.skip_coefficients, header.prob_skip_false);
+            if header.key_frame {
+                let above = (mb_y > 0).then(|| &infos[index - columns]);
+                let left_info = (mb_x > 0).then(|| &infos[index - 1]);
+                write_key_frame_modes(&mut first, info, above, left_info);
+            } else {
+                write_inter_frame_modes(
+                    &mut first, &header, info, &infos, columns, rows, mb_x, mb_y,
+                );
+            }
+            let has_y2 = info.mode.has_y2();
+            if info.skip_coefficients {
+                skip_macroblock(has_y2, &mut above_contexts[mb_x], &mut left);
+            } else {
+                write_macroblock_tokens(
+                    &mut tokens,
+                    &header.probabilities.coefficients,
+                    &coding.levels,
+                    has_y2,
+                    &mut above_contexts[mb_x],
+                    &mut left,
+                );
+            }
+        }
+    }
+    let first = first.finish();
+    let tokens = tokens.finish();
+    header.first_partition_size = first.len();
+    let bytes = assemble_frame(&header, &first, &[tokens]);
+    debug_assert_eq!(&bytes[..3], &frame_tag(&header, first.len())[..3]);
+    CodedFrame {
+        bytes,
+        header,
+        infos,
+        coefficients: codings
+            .into_iter()
+            .map(|coding| coding.coefficients)
+            .collect(),
+        unfiltered: encoder.recon,
+    }
+}
+
+/// Picks the loop-filter level that brings the filtered luma closest to the source, trying a
+/// few levels around a quantizer-based guess.
+fn choose_filter_level(
+    encoder: &FrameEncoder,
+    header: &FrameHeader,
+    infos: &[MacroblockInfo],
+    inner_edges: &[bool],
+) -> u8 {
+    let q = i32::from(header.quantizer.y_ac);
+    let guess = ((q * 3) / 8 + if header.key_frame { 0 } else { 2 }).clamp(0, 63);
+    if !encoder.settings.thorough {
+        return guess as u8;
+    }
+    let width = encoder.columns * 16;
+    let height = encoder.rows * 16;
+    let mut best = (u64::MAX, guess as u8);
+    for level in [guess - 8, guess - 4, guess, guess + 4] {
+        let level = level.clamp(0, 63) as u8;
+        let mut trial_header = header.clone();
+        trial_header.filter_level = level;
+        let mut frame = encoder.recon.clone();
+        crate::loop_filter::filter_frame(&mut frame, &trial_header, infos, inner_edges);
+        let error = luma_sse(&frame.y, &encoder.source.y, width, height);
+        if error < best.0 {
+            best = (error, level);
+        }
+    }
+    best.1
+}
