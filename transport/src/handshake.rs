@@ -2,8 +2,10 @@
 //!
 //! Each side sends a hello (its SPAKE2 message) and, once it has the peer's hello, a confirmation
 //! MAC over the transcript. Both are resent on a backing-off timer until the peer's confirmation
-//! (or any authentic sealed packet, which proves the same) arrives. A confirmation that does not
-//! verify means the two sides typed different codes: the handshake fails with
+//! (or any authentic sealed packet, which proves the same) arrives. A side that has the peer's
+//! confirmation answers each resent hello with its own confirmation (the only thing the peer can
+//! still lack), and nothing answers a confirmation, so no exchange can loop. A confirmation that
+//! does not verify means the two sides typed different codes: the handshake fails with
 //! [`HandshakeError::WrongCode`] on both sides, because the failed side still answers the peer's
 //! resent hello with its own (equally wrong) confirmation.
 //!
@@ -149,10 +151,15 @@ impl Handshake {
             if peer_hello != hello {
                 return Err(HandshakePacketError::UnexpectedHello);
             }
-            // The peer resent its hello: it lacks our hello or our confirmation. Answer once per
-            // hello received (no amplification beyond two small packets for one).
-            if self.outgoing.is_empty() {
-                self.queue_hello_and_confirmation();
+            // A repeated hello. If the peer's confirmation reached us (we are complete, or failed
+            // on it), the peer holds our hello and lacks only our confirmation: answer with that
+            // alone. Confirmations never draw answers, so two sides cannot ping-pong. Otherwise
+            // our own resend timer is already at work.
+            let peer_has_our_hello =
+                self.peer_confirmed || self.failure == Some(HandshakeError::WrongCode);
+            if let (true, Some(keys)) = (peer_has_our_hello, &self.keys) {
+                self.outgoing
+                    .push_back(encode_confirm(&keys.my_confirmation));
             }
             return Ok(());
         }
