@@ -198,3 +198,111 @@ fn budget_falls_to_zero_when_acks_stop_and_recovers() {
     assert!((7..=10).contains(&probes), "{probes} probes");
     assert!(recovered <= ms(300));
 }
+
+/// Plan: audio packets (20 ms each) interleaved with video over a link with 10 % duplication.
+/// Expected: each audio packet arrives once, with its sequence number and timestamp, and audio
+/// never counts as video in flight.
+#[test]
+fn audio_flows_beside_video() {
+    let link = LinkConfig {
+        duplicate: 0.10,
+        ..LinkConfig::constant(2_000_000, ms(20))
+    };
+    let mut call = Call::new(Config::default(), link.clone(), link, 6);
+    call.connect(ms(2000));
+    let mut received = Vec::new();
+    for index in 0..100u64 {
+        call.a
+            .send_audio(index * 20_000, &[index as u8; 80])
+            .unwrap();
+        if index % 2 == 0 {
+            call.a
+                .sender()
+                .send_frame(&[7; 2000], index, index + 1)
+                .unwrap();
+        }
+        call.run_until(call.now + ms(20));
+        call.collect_frames();
+        while let Some(audio) = call.b.poll_audio() {
+            received.push(audio);
+        }
+    }
+    call.run_until(call.now + ms(200));
+    while let Some(audio) = call.b.poll_audio() {
+        received.push(audio);
+    }
+    assert_eq!(received.len(), 100);
+    for (index, audio) in received.iter().enumerate() {
+        assert_eq!(audio.audio_sequence, index as u32);
+        assert_eq!(audio.timestamp_micros, index as u64 * 20_000);
+        assert_eq!(audio.payload, vec![index as u8; 80]);
+    }
+    assert_eq!(call.a.sender().packets_in_flight(), 0);
+}
+
+/// Plan: misuse of the sending API. Expected: typed errors, nothing queued, and bad settings
+/// refused up front.
+#[test]
+fn oversized_inputs_and_bad_settings_are_refused() {
+    use transport::wire::{MAX_AUDIO_PAYLOAD, MAX_DATA_PAYLOAD, MAX_FRAGMENTS};
+    use transport::{ConfigError, SendError, MAX_QUEUED_PACKETS};
+    let mut call = Call::new(
+        Config::default(),
+        LinkConfig::constant(2_000_000, ms(20)),
+        LinkConfig::constant(2_000_000, ms(20)),
+        7,
+    );
+    let too_big = vec![0; MAX_DATA_PAYLOAD * usize::from(MAX_FRAGMENTS) + 1];
+    assert_eq!(
+        call.a.sender().send_frame(&too_big, 0, 1),
+        Err(SendError::FrameTooLarge {
+            bytes: too_big.len()
+        })
+    );
+    let largest = vec![0; MAX_DATA_PAYLOAD * usize::from(MAX_FRAGMENTS)];
+    for _ in 0..MAX_QUEUED_PACKETS / usize::from(MAX_FRAGMENTS) {
+        call.a.sender().send_frame(&largest, 0, 1).unwrap();
+    }
+    assert_eq!(
+        call.a.sender().send_frame(b"one more", 0, 1),
+        Err(SendError::QueueFull)
+    );
+    assert_eq!(call.a.sender().queued_packets(), MAX_QUEUED_PACKETS);
+    assert_eq!(
+        call.a.send_audio(0, &vec![0; MAX_AUDIO_PAYLOAD + 1]),
+        Err(SendError::AudioTooLarge {
+            bytes: MAX_AUDIO_PAYLOAD + 1
+        })
+    );
+    let mut rng =
+        <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(1);
+    for (config, error) in [
+        (
+            Config {
+                payload_size: 0,
+                ..Config::default()
+            },
+            ConfigError::PayloadSize(0),
+        ),
+        (
+            Config {
+                payload_size: MAX_DATA_PAYLOAD + 1,
+                ..Config::default()
+            },
+            ConfigError::PayloadSize(MAX_DATA_PAYLOAD + 1),
+        ),
+        (
+            Config {
+                target_delay: Duration::ZERO,
+                ..Config::default()
+            },
+            ConfigError::ZeroDuration,
+        ),
+    ] {
+        assert_eq!(
+            transport::Connection::new(&common::code(), config, Timestamp::ZERO, &mut rng)
+                .unwrap_err(),
+            error
+        );
+    }
+}
