@@ -30,6 +30,8 @@ const PAKE_IDENTITY: &[u8] = b"salsify call v1";
 const SYMMETRIC_SIDE: u8 = 0x53;
 const FIRST_RETRANSMIT: Duration = Duration::from_millis(100);
 const MAX_RETRANSMIT: Duration = Duration::from_secs(1);
+/// Most handshake datagrams waiting to be sent.
+const MAX_QUEUED_ANSWERS: usize = 4;
 
 /// Why a handshake failed. Terminal: the connection cannot be used afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -157,7 +159,12 @@ impl Handshake {
             // our own resend timer is already at work.
             let peer_has_our_hello =
                 self.peer_confirmed || self.failure == Some(HandshakeError::WrongCode);
-            if let (true, Some(keys)) = (peer_has_our_hello, &self.keys) {
+            // The queue is bounded in case the driver does not drain it between inputs.
+            if let (true, Some(keys), true) = (
+                peer_has_our_hello,
+                &self.keys,
+                self.outgoing.len() < MAX_QUEUED_ANSWERS,
+            ) {
                 self.outgoing
                     .push_back(encode_confirm(&keys.my_confirmation));
             }

@@ -222,3 +222,22 @@ fn without_the_grace_period_the_estimate_is_pessimistic() {
     assert!(tau_error(&without_grace) > 0.25, "{without_grace:?}");
     assert!(without_grace.mean_budget_error < with_grace.mean_budget_error - 0.10);
 }
+
+/// Plan: the saturating workload on constant links of 0.5, 2 and 8 Mbit/s, 40 ms round trip.
+/// Expected: at every rate tau is within 10 % of the link's per-packet service time and the link
+/// is more than 90 % used.
+#[test]
+fn tau_tracks_the_link_across_rates() {
+    for rate in [500_000, 2_000_000, 8_000_000] {
+        let measured = run_video(
+            Config::default(),
+            LinkConfig::constant(rate, ms(20)),
+            FrameSize::Budget,
+            ms(10_000),
+            ms(4_000),
+        );
+        report(&format!("{} kbit/s", rate / 1000), &measured);
+        assert!(tau_error(&measured).abs() < 0.10, "{rate}: {measured:?}");
+        assert!(measured.utilisation > 0.9, "{rate}: {measured:?}");
+    }
+}
