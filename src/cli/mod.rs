@@ -1,5 +1,7 @@
 //! The `salsify` command line: one module per subcommand.
 
+pub mod link;
+
 use clap::{Parser, Subcommand};
 
 /// Low-delay video calls on bad networks, and the tools to measure them.
@@ -14,9 +16,16 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Relay UDP between two endpoints through an emulated mahimahi-style link.
+    Link(Box<link::LinkArgs>),
+    /// Analyse a link log and plot its throughput and queueing delay.
+    LinkPlot(link::LinkPlotArgs),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Link(args) => link::run_link(*args),
+        Command::LinkPlot(args) => link::run_link_plot(args),
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -77,6 +78,33 @@ fn time_range(analysis: &LogAnalysis) -> std::ops::Range<f64> {
     start..end.max(start + 0.001)
 }
 
+/// A frame and a 10 x 10 grid without labels, for backends that cannot draw text.
+fn draw_plain_grid<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x_range: std::ops::Range<f64>,
+    y_top: f64,
+) -> DrawResult<DB> {
+    let grid = RGBColor(220, 220, 220);
+    for step in 1..10 {
+        let fraction = f64::from(step) / 10.0;
+        let x = x_range.start + (x_range.end - x_range.start) * fraction;
+        let y = y_top * fraction;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x, 0.0), (x, y_top)],
+            grid,
+        )))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x_range.start, y), (x_range.end, y)],
+            grid,
+        )))?;
+    }
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(x_range.start, 0.0), (x_range.end, y_top)],
+        BLACK.stroke_width(1),
+    )))?;
+    Ok(())
+}
+
 fn draw_throughput<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     analysis: &LogAnalysis,
@@ -112,13 +140,15 @@ fn draw_throughput<DB: DrawingBackend>(
             .y_label_area_size(60);
     }
     let mut chart = builder.build_cartesian_2d(time_range(analysis), 0.0..peak)?;
-    let mut mesh = chart.configure_mesh();
     if with_text {
-        mesh.x_desc("time (s)").y_desc("throughput (Mbit/s)");
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("throughput (Mbit/s)")
+            .draw()?;
     } else {
-        mesh.x_labels(0).y_labels(0);
+        draw_plain_grid(&mut chart, time_range(analysis), peak)?;
     }
-    mesh.draw()?;
     let series = |value: fn(&crate::mahimahi_log::RateBin) -> f64| {
         analysis
             .bins
@@ -189,13 +219,15 @@ fn draw_delay<DB: DrawingBackend>(
             .y_label_area_size(60);
     }
     let mut chart = builder.build_cartesian_2d(time_range(analysis), 0.0..peak)?;
-    let mut mesh = chart.configure_mesh();
     if with_text {
-        mesh.x_desc("time (s)").y_desc("queueing delay (ms)");
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("queueing delay (ms)")
+            .draw()?;
     } else {
-        mesh.x_labels(0).y_labels(0);
+        draw_plain_grid(&mut chart, time_range(analysis), peak)?;
     }
-    mesh.draw()?;
     chart.draw_series(LineSeries::new(points, DELAY_COLOR.stroke_width(1)))?;
     Ok(())
 }
