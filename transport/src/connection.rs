@@ -293,9 +293,13 @@ impl Connection {
     ) -> Result<(), InputError> {
         match packet {
             Packet::Data(data) => self.receiver.on_data(now, sequence, data)?,
-            Packet::Ack(ack) => self.sender.on_ack(sequence, now, ack),
+            Packet::Ack(ack) => {
+                self.receiver.follows_previous(sequence);
+                self.sender.on_ack(sequence, now, ack);
+            }
             Packet::Probe => self.receiver.on_probe(sequence),
             Packet::Audio(audio) => {
+                self.receiver.follows_previous(sequence);
                 if self.audio_in.len() >= MAX_PENDING_AUDIO {
                     self.audio_in.pop_front();
                 }

@@ -12,6 +12,10 @@
 //! - [`GracePolicy::SubtractOrZero`]: the paper's `sample = max(0, gap - grace)`.
 //! - [`GracePolicy::Ignore`]: `sample = gap`, for measuring what the grace period is worth.
 //!
+//! A data packet whose predecessor in sequence has not arrived (lost, or still on its way) gives no
+//! sample either: its gap spans the missing packet too. Without this, 5 % loss made tau about 5 %
+//! pessimistic on a saturated link.
+//!
 //! Sender: `budget = payload_size * max(0, floor(target_delay / tau) - packets_in_flight)`.
 //! Packets in flight are counted exactly, by sequence number: sent minus acknowledged minus
 //! presumed lost. A packet is presumed lost once a packet sent after it is acknowledged and either
@@ -84,6 +88,12 @@ impl InterArrivalEstimator {
                 self.tau_micros = TAU_GAIN * sample + (1.0 - TAU_GAIN) * self.tau_micros;
             }
         }
+        self.previous_arrival = Some(self.previous_arrival.map_or(now, |p| p.max(now)));
+    }
+
+    /// Notes an arrival at `now` that gives no sample: the packet just before it in sequence was
+    /// lost or overtaken, so the gap spans an unknown amount of link time.
+    pub fn on_packet_after_hole(&mut self, now: Timestamp) {
         self.previous_arrival = Some(self.previous_arrival.map_or(now, |p| p.max(now)));
     }
 

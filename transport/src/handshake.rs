@@ -11,6 +11,8 @@
 //!
 //! Security: the hello messages are SPAKE2 messages, which reveal nothing that lets an
 //! eavesdropper test candidate codes offline; an active attacker gets one guess per handshake.
+//! The first valid hello is the one answered, so an attacker who races the peer's hello can make
+//! the call fail (as anyone able to drop packets can), but not join it without the code.
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -26,6 +26,7 @@ pub struct Receiver {
     stale_fragments: u64,
     frames_completed: u64,
     frames_dropped_unread: u64,
+    newest_sequence: Option<u64>,
 }
 
 impl Receiver {
@@ -41,6 +42,7 @@ impl Receiver {
             stale_fragments: 0,
             frames_completed: 0,
             frames_dropped_unread: 0,
+            newest_sequence: None,
         }
     }
 
@@ -107,8 +109,12 @@ impl Receiver {
         sequence: u64,
         packet: DataPacket,
     ) -> Result<(), InconsistentFragment> {
-        self.estimator
-            .on_packet(now, Duration::from_micros(u64::from(packet.grace_micros)));
+        if self.follows_previous(sequence) {
+            self.estimator
+                .on_packet(now, Duration::from_micros(u64::from(packet.grace_micros)));
+        } else {
+            self.estimator.on_packet_after_hole(now);
+        }
         self.acknowledge(sequence);
         match self.reassembler.insert(packet)? {
             FragmentOutcome::Stored => {}
@@ -129,7 +135,18 @@ impl Receiver {
     /// Handles an authenticated probe: acknowledged, but not an inter-arrival sample (it is not
     /// part of a paced train).
     pub(crate) fn on_probe(&mut self, sequence: u64) {
+        self.follows_previous(sequence);
         self.acknowledge(sequence);
+    }
+
+    /// Records an authenticated packet of any type from the peer; true if it is the direct
+    /// successor of the newest one seen before (no hole in the sequence just before it).
+    pub(crate) fn follows_previous(&mut self, sequence: u64) -> bool {
+        let follows = self
+            .newest_sequence
+            .is_some_and(|newest| newest.checked_add(1) == Some(sequence));
+        self.newest_sequence = Some(self.newest_sequence.map_or(sequence, |n| n.max(sequence)));
+        follows
     }
 
     pub(crate) fn poll_ack(&mut self) -> Option<AckPacket> {
