@@ -170,12 +170,8 @@ pub fn run_link(args: LinkArgs) -> anyhow::Result<()> {
 /// Runs `salsify link-plot`.
 pub fn run_link_plot(args: LinkPlotArgs) -> anyhow::Result<()> {
     let events = testbed::mahimahi_log::read_log(&args.log)?;
-    let analysis = testbed::mahimahi_log::analyze(&events, args.bin_ms).with_context(|| {
-        format!(
-            "{}: the log has no departures to analyse",
-            args.log.display()
-        )
-    })?;
+    let analysis = testbed::mahimahi_log::analyze(&events, args.bin_ms)
+        .with_context(|| format!("cannot analyse {}", args.log.display()))?;
     println!(
         "Average capacity: {:.2} Mbits/s",
         analysis.average_capacity_mbps

@@ -196,9 +196,29 @@ pub struct LogAnalysis {
     pub packet_delays: Vec<(f64, f64)>,
 }
 
-/// Analyses a log's events with bins of `bin_ms` milliseconds. `None` if the log has no
-/// departures (nothing to measure delay on) or spans no time.
-pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Option<LogAnalysis> {
+/// Longest log span [`analyze`] accepts: six hours, in milliseconds. The signal delay is sampled
+/// every millisecond, so longer logs would need gigabytes.
+pub const MAX_ANALYZED_SPAN_MS: u64 = 6 * 3600 * 1000;
+
+/// Why a log cannot be analysed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnalysisError {
+    /// The log has no departures, so there is no delay to measure, or it spans no time.
+    #[error("the log has no departures over a nonzero time span")]
+    NothingToAnalyze,
+    /// The log spans more than [`MAX_ANALYZED_SPAN_MS`].
+    #[error(
+        "the log spans {span_ms} ms, more than the {MAX_ANALYZED_SPAN_MS} ms that can be analysed"
+    )]
+    TooLong {
+        /// The log's span.
+        span_ms: u64,
+    },
+}
+
+/// Analyses a log's events with bins of `bin_ms` milliseconds.
+pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Result<LogAnalysis, AnalysisError> {
+    let nothing = AnalysisError::NothingToAnalyze;
     let bin_ms = bin_ms.max(1);
     let time = |event: &LogEvent| match *event {
         LogEvent::Arrival { ms, .. }
@@ -206,11 +226,16 @@ pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Option<LogAnalysis> {
         | LogEvent::Opportunity { ms, .. }
         | LogEvent::Drop { ms, .. } => ms,
     };
-    let first = events.iter().map(time).min()?;
-    let last = events.iter().map(time).max()?;
+    let first = events.iter().map(time).min().ok_or(nothing.clone())?;
+    let last = events.iter().map(time).max().ok_or(nothing.clone())?;
+    if last - first > MAX_ANALYZED_SPAN_MS {
+        return Err(AnalysisError::TooLong {
+            span_ms: last - first,
+        });
+    }
     let duration_s = (last - first) as f64 / 1000.0;
     if duration_s <= 0.0 {
-        return None;
+        return Err(nothing);
     }
     let bin_count = (last / bin_ms - first / bin_ms + 1) as usize;
     let mut capacity = vec![0u64; bin_count];
@@ -231,7 +256,7 @@ pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Option<LogAnalysis> {
             } => {
                 throughput[bin] += bytes as u64 * 8;
                 packet_delays.push((ms as f64 / 1000.0, delay_ms as f64));
-                let sent = ms - delay_ms;
+                let sent = ms.saturating_sub(delay_ms);
                 let entry = signal_delay.entry(sent).or_insert(delay_ms);
                 *entry = (*entry).min(delay_ms);
             }
@@ -239,12 +264,12 @@ pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Option<LogAnalysis> {
         }
     }
     if packet_delays.is_empty() {
-        return None;
+        return Err(nothing);
     }
     // Signal delay for every millisecond: a millisecond with no packet sent inherits the next
     // sample's delay plus the wait until it.
-    let (&earliest, _) = signal_delay.first_key_value()?;
-    let (&latest, &latest_delay) = signal_delay.last_key_value()?;
+    let (&earliest, _) = signal_delay.first_key_value().ok_or(nothing.clone())?;
+    let (&latest, &latest_delay) = signal_delay.last_key_value().ok_or(nothing.clone())?;
     let mut signal_samples = Vec::with_capacity((latest - earliest + 1) as usize);
     let mut next = latest_delay;
     for ms in (earliest..=latest).rev() {
@@ -268,7 +293,7 @@ pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Option<LogAnalysis> {
             throughput_mbps: throughput[bin] as f64 / bin_seconds / 1e6,
         })
         .collect();
-    Some(LogAnalysis {
+    Ok(LogAnalysis {
         average_capacity_mbps,
         average_ingress_mbps: average(sum(&ingress)),
         average_throughput_mbps,
@@ -277,8 +302,8 @@ pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Option<LogAnalysis> {
         } else {
             0.0
         },
-        p95_packet_delay_ms: percentile(&delays_only, 95.0)?,
-        p95_signal_delay_ms: percentile(&signal_samples, 95.0)?,
+        p95_packet_delay_ms: percentile(&delays_only, 95.0).ok_or(nothing.clone())?,
+        p95_signal_delay_ms: percentile(&signal_samples, 95.0).ok_or(nothing)?,
         dropped_packets,
         bins,
         packet_delays,
@@ -373,6 +398,18 @@ mod tests {
         assert_eq!(analysis.bins.len(), 11);
         assert!((analysis.bins[3].capacity_mbps - 12.032).abs() < 1e-9);
         assert!((analysis.bins[3].throughput_mbps - 6.016).abs() < 1e-9);
-        assert_eq!(analyze(&[], 100), None);
+        assert_eq!(analyze(&[], 100), Err(AnalysisError::NothingToAnalyze));
+        let far_apart = [
+            LogEvent::Opportunity { ms: 0, bytes: 1504 },
+            LogEvent::Departure {
+                ms: u64::MAX / 2,
+                bytes: 1,
+                delay_ms: 0,
+            },
+        ];
+        assert!(matches!(
+            analyze(&far_apart, 100),
+            Err(AnalysisError::TooLong { .. })
+        ));
     }
 }

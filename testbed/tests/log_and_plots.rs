@@ -36,7 +36,7 @@ fn logged_run_analyses_like_mm_throughput_graph_and_plots() {
     drop(file);
 
     let events = read_log(&log_path).expect("our own log parses");
-    let analysis = analyze(&events, 100).expect("the log has departures");
+    let analysis = analyze(&events, 100).expect("the log can be analysed");
     // Capacity over the 2 s the log spans.
     assert!(
         (analysis.average_capacity_mbps - 24.064).abs() < 0.05,
