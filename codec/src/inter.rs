@@ -34,7 +34,8 @@ const MARGIN_AFTER: usize = 3;
 const MAX_SOURCE: usize = 16 + MARGIN_BEFORE + MARGIN_AFTER;
 
 /// Predicts the `width` x `height` block at (`x`, `y`) of `reference` displaced by `mv`
-/// (eighth-pixel units, fractions `mv & 7`) into `out` (rows `out_stride` apart).
+/// (eighth-pixel units, fractions `mv & 7`) into `out` (rows `out_stride` apart). Blocks are
+/// square: 16, 8 or 4 pixels.
 #[allow(clippy::too_many_arguments)]
 pub fn predict_block(
     reference: &Plane,
@@ -47,30 +48,50 @@ pub fn predict_block(
     out: &mut [u8],
     out_stride: usize,
 ) {
+    assert_eq!(width, height, "prediction blocks are square");
+    match width {
+        16 => predict_sized::<16>(reference, x, y, mv, filter, out, out_stride),
+        8 => predict_sized::<8>(reference, x, y, mv, filter, out, out_stride),
+        4 => predict_sized::<4>(reference, x, y, mv, filter, out, out_stride),
+        _ => panic!("unsupported prediction block size {width}"),
+    }
+}
+
+#[inline(always)]
+fn predict_sized<const N: usize>(
+    reference: &Plane,
+    x: usize,
+    y: usize,
+    mv: MotionVector,
+    filter: InterpolationFilter,
+    out: &mut [u8],
+    out_stride: usize,
+) {
     let fraction_x = (mv.col & 7) as usize;
     let fraction_y = (mv.row & 7) as usize;
     let source_x = x as isize + (isize::from(mv.col) >> 3) - MARGIN_BEFORE as isize;
     let source_y = y as isize + (isize::from(mv.row) >> 3) - MARGIN_BEFORE as isize;
-    let region_width = width + MARGIN_BEFORE + MARGIN_AFTER;
-    let region_height = height + MARGIN_BEFORE + MARGIN_AFTER;
+    let region = N + MARGIN_BEFORE + MARGIN_AFTER;
 
-    let mut fetched = [0u8; MAX_SOURCE * MAX_SOURCE];
+    let fetched: [u8; MAX_SOURCE * MAX_SOURCE];
     let inside = source_x >= 0
         && source_y >= 0
-        && source_x as usize + region_width <= reference.width
-        && source_y as usize + region_height <= reference.height;
+        && source_x as usize + region <= reference.width
+        && source_y as usize + region <= reference.height;
     let (source, stride, origin): (&[u8], usize, usize) = if inside {
         let origin = (source_y as usize + MARGIN_BEFORE) * reference.stride
             + source_x as usize
             + MARGIN_BEFORE;
         (&reference.data, reference.stride, origin)
     } else {
-        for row in 0..region_height {
-            for column in 0..region_width {
-                fetched[row * MAX_SOURCE + column] =
+        let mut buffer = [0u8; MAX_SOURCE * MAX_SOURCE];
+        for row in 0..region {
+            for column in 0..region {
+                buffer[row * MAX_SOURCE + column] =
                     reference.clamped(source_x + column as isize, source_y + row as isize);
             }
         }
+        fetched = buffer;
         (
             &fetched[..],
             MAX_SOURCE,
@@ -79,84 +100,90 @@ pub fn predict_block(
     };
 
     if fraction_x == 0 && fraction_y == 0 {
-        for row in 0..height {
+        for row in 0..N {
             let start = origin + row * stride;
-            out[row * out_stride..row * out_stride + width]
-                .copy_from_slice(&source[start..start + width]);
+            out[row * out_stride..row * out_stride + N].copy_from_slice(&source[start..start + N]);
         }
         return;
     }
     match filter {
-        InterpolationFilter::SixTap => sixtap(
-            source, stride, origin, fraction_x, fraction_y, width, height, out, out_stride,
+        InterpolationFilter::SixTap => sixtap::<N>(
+            source, stride, origin, fraction_x, fraction_y, out, out_stride,
         ),
         InterpolationFilter::Bilinear => bilinear(
-            source, stride, origin, fraction_x, fraction_y, width, height, out, out_stride,
+            source, stride, origin, fraction_x, fraction_y, N, N, out, out_stride,
         ),
     }
 }
 
+/// Six-tap filter of one row: `source` holds `N + 5` pixels starting two before the first.
 #[inline(always)]
-fn apply_sixtap(pixels: &[u8], step: usize, taps: &[i32; 6]) -> u8 {
-    let sum = i32::from(pixels[0]) * taps[0]
-        + i32::from(pixels[step]) * taps[1]
-        + i32::from(pixels[2 * step]) * taps[2]
-        + i32::from(pixels[3 * step]) * taps[3]
-        + i32::from(pixels[4 * step]) * taps[4]
-        + i32::from(pixels[5 * step]) * taps[5];
-    ((sum + 64) >> 7).clamp(0, 255) as u8
+fn sixtap_row<const N: usize>(source: &[u8], taps: &[i32; 6], out: &mut [u8]) {
+    let source = &source[..N + 5];
+    let out = &mut out[..N];
+    for column in 0..N {
+        let sum = i32::from(source[column]) * taps[0]
+            + i32::from(source[column + 1]) * taps[1]
+            + i32::from(source[column + 2]) * taps[2]
+            + i32::from(source[column + 3]) * taps[3]
+            + i32::from(source[column + 4]) * taps[4]
+            + i32::from(source[column + 5]) * taps[5];
+        out[column] = ((sum + 64) >> 7).clamp(0, 255) as u8;
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn sixtap(
+/// Six-tap filter down columns: each output pixel combines the same column of six rows.
+#[inline(always)]
+fn sixtap_column<const N: usize>(rows: [&[u8]; 6], taps: &[i32; 6], out: &mut [u8]) {
+    let [r0, r1, r2, r3, r4, r5] = rows.map(|row| &row[..N]);
+    let out = &mut out[..N];
+    for column in 0..N {
+        let sum = i32::from(r0[column]) * taps[0]
+            + i32::from(r1[column]) * taps[1]
+            + i32::from(r2[column]) * taps[2]
+            + i32::from(r3[column]) * taps[3]
+            + i32::from(r4[column]) * taps[4]
+            + i32::from(r5[column]) * taps[5];
+        out[column] = ((sum + 64) >> 7).clamp(0, 255) as u8;
+    }
+}
+
+#[inline(always)]
+fn sixtap<const N: usize>(
     source: &[u8],
     stride: usize,
     origin: usize,
     fraction_x: usize,
     fraction_y: usize,
-    width: usize,
-    height: usize,
     out: &mut [u8],
     out_stride: usize,
 ) {
     let horizontal = &SIXTAP_FILTERS[fraction_x];
     let vertical = &SIXTAP_FILTERS[fraction_y];
     if fraction_y == 0 {
-        for row in 0..height {
+        for row in 0..N {
             let start = origin + row * stride - MARGIN_BEFORE;
-            let line = &source[start..start + width + 5];
-            let destination = &mut out[row * out_stride..row * out_stride + width];
-            for (column, pixel) in destination.iter_mut().enumerate() {
-                *pixel = apply_sixtap(&line[column..column + 6], 1, horizontal);
-            }
+            sixtap_row::<N>(&source[start..], horizontal, &mut out[row * out_stride..]);
         }
         return;
     }
     if fraction_x == 0 {
-        for row in 0..height {
+        for row in 0..N {
             let start = origin + row * stride - MARGIN_BEFORE * stride;
-            let destination = &mut out[row * out_stride..row * out_stride + width];
-            for (column, pixel) in destination.iter_mut().enumerate() {
-                *pixel = apply_sixtap(&source[start + column..], stride, vertical);
-            }
+            let rows: [&[u8]; 6] = std::array::from_fn(|k| &source[start + k * stride..]);
+            sixtap_column::<N>(rows, vertical, &mut out[row * out_stride..]);
         }
         return;
     }
     // Two passes: horizontal over the rows the vertical taps need, then vertical.
-    let mut temp = [0u8; MAX_SOURCE * 16];
-    let rows = height + MARGIN_BEFORE + MARGIN_AFTER;
-    for row in 0..rows {
+    let mut temp = [[0u8; 16]; MAX_SOURCE];
+    for (row, line) in temp.iter_mut().enumerate().take(N + 5) {
         let start = origin + row * stride - MARGIN_BEFORE * stride - MARGIN_BEFORE;
-        let line = &source[start..start + width + 5];
-        for column in 0..width {
-            temp[row * 16 + column] = apply_sixtap(&line[column..column + 6], 1, horizontal);
-        }
+        sixtap_row::<N>(&source[start..], horizontal, line);
     }
-    for row in 0..height {
-        let destination = &mut out[row * out_stride..row * out_stride + width];
-        for (column, pixel) in destination.iter_mut().enumerate() {
-            *pixel = apply_sixtap(&temp[row * 16 + column..], 16, vertical);
-        }
+    for row in 0..N {
+        let rows: [&[u8]; 6] = std::array::from_fn(|k| &temp[row + k][..]);
+        sixtap_column::<N>(rows, vertical, &mut out[row * out_stride..]);
     }
 }
 

@@ -76,87 +76,122 @@ impl EdgeLimits {
     }
 }
 
-#[inline(always)]
-fn signed(value: u8) -> i32 {
-    i32::from(value) - 128
+/// The eight pixels across an edge (p3 p2 p1 p0 | q0 q1 q2 q3) for up to 16 lines, stored
+/// lane-wise so the filters below run on all lines at once (and vectorise).
+#[derive(Clone, Copy)]
+struct EdgePixels {
+    lanes: [[u8; 16]; 8],
+}
+
+impl EdgePixels {
+    /// Loads a horizontal edge: the rows above and below `position` (the first q0 pixel).
+    #[inline(always)]
+    fn load_rows(data: &[u8], position: usize, stride: usize, count: usize) -> Self {
+        let mut lanes = [[0u8; 16]; 8];
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            let start = position + k * stride - 4 * stride;
+            lane[..count].copy_from_slice(&data[start..start + count]);
+        }
+        EdgePixels { lanes }
+    }
+
+    /// Stores the six pixels a filter may change back to rows.
+    #[inline(always)]
+    fn store_rows(&self, data: &mut [u8], position: usize, stride: usize, count: usize) {
+        for k in 1..7 {
+            let start = position + k * stride - 4 * stride;
+            data[start..start + count].copy_from_slice(&self.lanes[k][..count]);
+        }
+    }
+
+    /// Loads a vertical edge: eight pixels around `position` on each of `count` lines.
+    #[inline(always)]
+    fn load_columns(data: &[u8], position: usize, stride: usize, count: usize) -> Self {
+        let mut lanes = [[0u8; 16]; 8];
+        for line in 0..count {
+            let start = position + line * stride - 4;
+            let pixels: &[u8; 8] = data[start..start + 8].try_into().expect("eight pixels");
+            for (lane, &pixel) in lanes.iter_mut().zip(pixels) {
+                lane[line] = pixel;
+            }
+        }
+        EdgePixels { lanes }
+    }
+
+    /// Stores the six pixels a filter may change back to lines.
+    #[inline(always)]
+    fn store_columns(&self, data: &mut [u8], position: usize, stride: usize, count: usize) {
+        for line in 0..count {
+            let start = position + line * stride - 3;
+            let pixels = &mut data[start..start + 6];
+            for (k, pixel) in pixels.iter_mut().enumerate() {
+                *pixel = self.lanes[k + 1][line];
+            }
+        }
+    }
 }
 
 #[inline(always)]
-fn clamp_signed(value: i32) -> i32 {
+fn clamp_signed(value: i16) -> i16 {
     value.clamp(-128, 127)
 }
 
 #[inline(always)]
-fn unsigned(value: i32) -> u8 {
+fn to_unsigned(value: i16) -> u8 {
     (clamp_signed(value) + 128) as u8
 }
 
-/// Filters along one edge. `position` indexes the first pixel after the edge (q0) of the first
-/// line; `across` steps across the edge, `along` to the next line.
 #[inline(always)]
-fn filter_edge(
-    data: &mut [u8],
-    position: usize,
-    across: usize,
-    along: usize,
-    lines: usize,
-    limits: &EdgeLimits,
-    macroblock_edge: bool,
-) {
+fn absolute_difference(a: u8, b: u8) -> i16 {
+    (i16::from(a) - i16::from(b)).abs()
+}
+
+/// The normal loop filter on all lanes; `macroblock_edge` selects the stronger variant.
+/// Written without branches so that it vectorises.
+#[inline(always)]
+fn normal_filter(pixels: &mut EdgePixels, limits: &EdgeLimits, macroblock_edge: bool) {
     let edge_limit = if macroblock_edge {
         limits.macroblock_edge
     } else {
         limits.subblock_edge
-    };
-    for line in 0..lines {
-        let q0_index = position + line * along;
-        let p = |k: usize| q0_index - k * across;
-        let (p3, p2, p1, p0) = (data[p(4)], data[p(3)], data[p(2)], data[p(1)]);
-        let (q0, q1, q2, q3) = (
-            data[q0_index],
-            data[q0_index + across],
-            data[q0_index + 2 * across],
-            data[q0_index + 3 * across],
-        );
-        let difference = |a: u8, b: u8| (i32::from(a) - i32::from(b)).abs();
-        if difference(p0, q0) * 2 + difference(p1, q1) / 2 > edge_limit
-            || difference(p3, p2) > limits.interior
-            || difference(p2, p1) > limits.interior
-            || difference(p1, p0) > limits.interior
-            || difference(q1, q0) > limits.interior
-            || difference(q2, q1) > limits.interior
-            || difference(q3, q2) > limits.interior
-        {
-            continue;
-        }
-        let high_variance = difference(p1, p0) > limits.high_edge_variance
-            || difference(q1, q0) > limits.high_edge_variance;
-        let (ps2, ps1, ps0, qs0, qs1, qs2) = (
-            signed(p2),
-            signed(p1),
-            signed(p0),
-            signed(q0),
-            signed(q1),
-            signed(q2),
-        );
+    } as i16;
+    let interior = limits.interior as i16;
+    let threshold = limits.high_edge_variance as i16;
+    let [p3, p2, p1, p0, q0, q1, q2, q3] = &mut pixels.lanes;
+    for i in 0..16 {
+        let mask = (absolute_difference(p0[i], q0[i]) * 2
+            + (absolute_difference(p1[i], q1[i]) >> 1)
+            <= edge_limit)
+            & (absolute_difference(p3[i], p2[i]) <= interior)
+            & (absolute_difference(p2[i], p1[i]) <= interior)
+            & (absolute_difference(p1[i], p0[i]) <= interior)
+            & (absolute_difference(q1[i], q0[i]) <= interior)
+            & (absolute_difference(q2[i], q1[i]) <= interior)
+            & (absolute_difference(q3[i], q2[i]) <= interior);
+        let high_variance = (absolute_difference(p1[i], p0[i]) > threshold)
+            | (absolute_difference(q1[i], q0[i]) > threshold);
+        let ps2 = i16::from(p2[i]) - 128;
+        let ps1 = i16::from(p1[i]) - 128;
+        let ps0 = i16::from(p0[i]) - 128;
+        let qs0 = i16::from(q0[i]) - 128;
+        let qs1 = i16::from(q1[i]) - 128;
+        let qs2 = i16::from(q2[i]) - 128;
         if macroblock_edge {
             let filter = clamp_signed(clamp_signed(ps1 - qs1) + 3 * (qs0 - ps0));
-            if high_variance {
-                let filter1 = clamp_signed(filter + 4) >> 3;
-                let filter2 = clamp_signed(filter + 3) >> 3;
-                data[q0_index] = unsigned(qs0 - filter1);
-                data[p(1)] = unsigned(ps0 + filter2);
-            } else {
-                let a = clamp_signed((27 * filter + 63) >> 7);
-                data[q0_index] = unsigned(qs0 - a);
-                data[p(1)] = unsigned(ps0 + a);
-                let a = clamp_signed((18 * filter + 63) >> 7);
-                data[q0_index + across] = unsigned(qs1 - a);
-                data[p(2)] = unsigned(ps1 + a);
-                let a = clamp_signed((9 * filter + 63) >> 7);
-                data[q0_index + 2 * across] = unsigned(qs2 - a);
-                data[p(3)] = unsigned(ps2 + a);
-            }
+            let filter = if mask { filter } else { 0 };
+            let sharp = if high_variance { filter } else { 0 };
+            let filter1 = clamp_signed(sharp + 4) >> 3;
+            let filter2 = clamp_signed(sharp + 3) >> 3;
+            let smooth = i32::from(if high_variance { 0 } else { filter });
+            let a0 = clamp_signed(((27 * smooth + 63) >> 7) as i16);
+            let a1 = clamp_signed(((18 * smooth + 63) >> 7) as i16);
+            let a2 = clamp_signed(((9 * smooth + 63) >> 7) as i16);
+            q0[i] = to_unsigned(clamp_signed(qs0 - filter1) - a0);
+            p0[i] = to_unsigned(clamp_signed(ps0 + filter2) + a0);
+            q1[i] = to_unsigned(qs1 - a1);
+            p1[i] = to_unsigned(ps1 + a1);
+            q2[i] = to_unsigned(qs2 - a2);
+            p2[i] = to_unsigned(ps2 + a2);
         } else {
             let outer = if high_variance {
                 clamp_signed(ps1 - qs1)
@@ -164,42 +199,65 @@ fn filter_edge(
                 0
             };
             let filter = clamp_signed(outer + 3 * (qs0 - ps0));
+            let filter = if mask { filter } else { 0 };
             let filter1 = clamp_signed(filter + 4) >> 3;
             let filter2 = clamp_signed(filter + 3) >> 3;
-            data[q0_index] = unsigned(qs0 - filter1);
-            data[p(1)] = unsigned(ps0 + filter2);
-            if !high_variance {
-                let a = (filter1 + 1) >> 1;
-                data[q0_index + across] = unsigned(qs1 - a);
-                data[p(2)] = unsigned(ps1 + a);
-            }
+            let a = if high_variance { 0 } else { (filter1 + 1) >> 1 };
+            q0[i] = to_unsigned(qs0 - filter1);
+            p0[i] = to_unsigned(ps0 + filter2);
+            q1[i] = to_unsigned(qs1 - a);
+            p1[i] = to_unsigned(ps1 + a);
         }
     }
 }
 
-/// The simple filter along one luma edge.
+/// The simple loop filter on all lanes.
 #[inline(always)]
-fn simple_filter_edge(
-    data: &mut [u8],
-    position: usize,
-    across: usize,
-    along: usize,
-    edge_limit: i32,
-) {
-    for line in 0..16 {
-        let q0_index = position + line * along;
-        let (p1, p0) = (data[q0_index - 2 * across], data[q0_index - across]);
-        let (q0, q1) = (data[q0_index], data[q0_index + across]);
-        let difference = |a: u8, b: u8| (i32::from(a) - i32::from(b)).abs();
-        if difference(p0, q0) * 2 + difference(p1, q1) / 2 > edge_limit {
-            continue;
-        }
-        let (ps1, ps0, qs0, qs1) = (signed(p1), signed(p0), signed(q0), signed(q1));
+fn simple_filter(pixels: &mut EdgePixels, edge_limit: i32) {
+    let edge_limit = edge_limit as i16;
+    let [_, _, p1, p0, q0, q1, _, _] = &mut pixels.lanes;
+    for i in 0..16 {
+        let mask = absolute_difference(p0[i], q0[i]) * 2 + (absolute_difference(p1[i], q1[i]) >> 1)
+            <= edge_limit;
+        let ps1 = i16::from(p1[i]) - 128;
+        let ps0 = i16::from(p0[i]) - 128;
+        let qs0 = i16::from(q0[i]) - 128;
+        let qs1 = i16::from(q1[i]) - 128;
         let filter = clamp_signed(clamp_signed(ps1 - qs1) + 3 * (qs0 - ps0));
+        let filter = if mask { filter } else { 0 };
         let filter1 = clamp_signed(filter + 4) >> 3;
         let filter2 = clamp_signed(filter + 3) >> 3;
-        data[q0_index] = unsigned(qs0 - filter1);
-        data[q0_index - across] = unsigned(ps0 + filter2);
+        q0[i] = to_unsigned(qs0 - filter1);
+        p0[i] = to_unsigned(ps0 + filter2);
+    }
+}
+
+/// Which way an edge runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EdgeDirection {
+    /// A vertical edge (between columns): lines are rows.
+    Vertical,
+    /// A horizontal edge (between rows): lines are columns.
+    Horizontal,
+}
+
+#[inline(always)]
+fn filter_edge(
+    data: &mut [u8],
+    position: usize,
+    stride: usize,
+    lines: usize,
+    direction: EdgeDirection,
+    apply: impl Fn(&mut EdgePixels),
+) {
+    let mut pixels = match direction {
+        EdgeDirection::Vertical => EdgePixels::load_columns(data, position, stride, lines),
+        EdgeDirection::Horizontal => EdgePixels::load_rows(data, position, stride, lines),
+    };
+    apply(&mut pixels);
+    match direction {
+        EdgeDirection::Vertical => pixels.store_columns(data, position, stride, lines),
+        EdgeDirection::Horizontal => pixels.store_rows(data, position, stride, lines),
     }
 }
 
@@ -247,25 +305,28 @@ fn filter_macroblock_normal(
     limits: &EdgeLimits,
     inner: bool,
 ) {
+    use EdgeDirection::{Horizontal, Vertical};
     let planes = [
         (&mut frame.y, 16usize),
         (&mut frame.u, 8usize),
         (&mut frame.v, 8usize),
     ];
+    let macroblock = |pixels: &mut EdgePixels| normal_filter(pixels, limits, true);
+    let subblock = |pixels: &mut EdgePixels| normal_filter(pixels, limits, false);
     for (plane, size) in planes {
         let stride = plane.stride;
         let origin = mb_y * size * stride + mb_x * size;
         let data = &mut plane.data[..];
         if mb_x > 0 {
-            filter_edge(data, origin, 1, stride, size, limits, true);
+            filter_edge(data, origin, stride, size, Vertical, macroblock);
         }
         if inner {
             for offset in (4..size).step_by(4) {
-                filter_edge(data, origin + offset, 1, stride, size, limits, false);
+                filter_edge(data, origin + offset, stride, size, Vertical, subblock);
             }
         }
         if mb_y > 0 {
-            filter_edge(data, origin, stride, 1, size, limits, true);
+            filter_edge(data, origin, stride, size, Horizontal, macroblock);
         }
         if inner {
             for offset in (4..size).step_by(4) {
@@ -273,10 +334,9 @@ fn filter_macroblock_normal(
                     data,
                     origin + offset * stride,
                     stride,
-                    1,
                     size,
-                    limits,
-                    false,
+                    Horizontal,
+                    subblock,
                 );
             }
         }
@@ -290,28 +350,32 @@ fn filter_macroblock_simple(
     limits: &EdgeLimits,
     inner: bool,
 ) {
+    use EdgeDirection::{Horizontal, Vertical};
     let stride = frame.y.stride;
     let origin = mb_y * 16 * stride + mb_x * 16;
     let data = &mut frame.y.data[..];
+    let macroblock = |pixels: &mut EdgePixels| simple_filter(pixels, limits.macroblock_edge);
+    let subblock = |pixels: &mut EdgePixels| simple_filter(pixels, limits.subblock_edge);
     if mb_x > 0 {
-        simple_filter_edge(data, origin, 1, stride, limits.macroblock_edge);
+        filter_edge(data, origin, stride, 16, Vertical, macroblock);
     }
     if inner {
         for offset in [4, 8, 12] {
-            simple_filter_edge(data, origin + offset, 1, stride, limits.subblock_edge);
+            filter_edge(data, origin + offset, stride, 16, Vertical, subblock);
         }
     }
     if mb_y > 0 {
-        simple_filter_edge(data, origin, stride, 1, limits.macroblock_edge);
+        filter_edge(data, origin, stride, 16, Horizontal, macroblock);
     }
     if inner {
         for offset in [4, 8, 12] {
-            simple_filter_edge(
+            filter_edge(
                 data,
                 origin + offset * stride,
                 stride,
-                1,
-                limits.subblock_edge,
+                16,
+                Horizontal,
+                subblock,
             );
         }
     }
