@@ -112,7 +112,7 @@
 //! | 7 | 2 | fragment count (1..=1024) |
 //! | 9 | 8 | source state id |
 //! | 17 | 8 | target state id |
-//! | 25 | 4 | grace period, µs (sender idle time; first fragment only, else 0) |
+//! | 25 | 4 | grace period, µs: sender idle time before a frame's first fragment, else 0 |
 //! | 29 | 0..=1389 | payload (up to the configured payload size) |
 //!
 //! Ack (type 2), 22 bytes + 8 per state:

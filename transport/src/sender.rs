@@ -49,12 +49,22 @@ pub struct Feedback {
     pub received_at: Timestamp,
 }
 
+/// A fragment waiting for the pacer.
+#[derive(Debug)]
+struct QueuedFragment {
+    packet: DataPacket,
+    /// The first fragment of a frame queued while nothing else waited: the sender was idle
+    /// before it, so it carries a grace period. A frame queued behind another one follows it
+    /// at the pacing interval and carries none.
+    after_idle: bool,
+}
+
 /// The sending side of a [`crate::Connection`].
 #[derive(Debug)]
 pub struct Sender {
     payload_size: usize,
     target_delay: Duration,
-    queue: VecDeque<DataPacket>,
+    queue: VecDeque<QueuedFragment>,
     next_frame_number: u32,
     pacer: Pacer,
     flight: FlightTracker,
@@ -105,15 +115,19 @@ impl Sender {
         self.next_frame_number = self.next_frame_number.wrapping_add(1);
         let count = u16::try_from(fragment_count).expect("bounded by MAX_FRAGMENTS");
         let mut chunks = frame.chunks(self.payload_size);
+        let after_idle = self.queue.is_empty();
         for index in 0..count {
-            self.queue.push_back(DataPacket {
-                frame_number,
-                fragment_index: index,
-                fragment_count: count,
-                source_state,
-                target_state,
-                grace_micros: 0,
-                payload: chunks.next().unwrap_or_default().to_vec(),
+            self.queue.push_back(QueuedFragment {
+                packet: DataPacket {
+                    frame_number,
+                    fragment_index: index,
+                    fragment_count: count,
+                    source_state,
+                    target_state,
+                    grace_micros: 0,
+                    payload: chunks.next().unwrap_or_default().to_vec(),
+                },
+                after_idle: after_idle && index == 0,
             });
         }
         Ok(frame_number)
@@ -216,8 +230,11 @@ impl Sender {
         if self.queue.is_empty() || !self.pacer.can_send(now) {
             return None;
         }
-        let mut packet = self.queue.pop_front().expect("queue is not empty");
-        if packet.fragment_index == 0 {
+        let QueuedFragment {
+            mut packet,
+            after_idle,
+        } = self.queue.pop_front().expect("queue is not empty");
+        if after_idle {
             let idle = self
                 .last_data_sent_at
                 .map_or(Duration::ZERO, |last| now.saturating_duration_since(last));
@@ -240,5 +257,79 @@ impl Sender {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(micros: u64) -> Timestamp {
+        Timestamp::from_micros(micros)
+    }
+
+    fn data(packet: Option<Packet>) -> DataPacket {
+        match packet {
+            Some(Packet::Data(data)) => data,
+            other => panic!("expected a data packet, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fragments_are_paced_and_grace_marks_only_idle_time() {
+        // tau 5 ms: fragments 1 ms apart.
+        let mut sender = Sender::new(100, Duration::from_millis(100), Duration::from_millis(5));
+        assert_eq!(sender.send_frame(&[1; 250], 7, 8), Ok(0));
+        let first = data(sender.poll_transmit(at(0), 0));
+        assert_eq!((first.fragment_index, first.fragment_count), (0, 3));
+        assert_eq!(first.grace_micros, 0, "nothing was sent before");
+        assert!(sender.poll_transmit(at(999), 1).is_none(), "paced");
+        assert_eq!(sender.poll_timeout(), Some(at(1000)));
+        let second = data(sender.poll_transmit(at(1000), 1));
+        assert_eq!(second.payload.len(), 100);
+        // A frame queued behind the unfinished one follows without a grace period.
+        assert_eq!(sender.send_frame(&[2; 10], 8, 9), Ok(1));
+        let third = data(sender.poll_transmit(at(2000), 2));
+        assert_eq!((third.fragment_index, third.payload.len()), (2, 50));
+        let behind = data(sender.poll_transmit(at(3000), 3));
+        assert_eq!((behind.frame_number, behind.grace_micros), (1, 0));
+        // After idling 40 ms, the next frame's first fragment says so.
+        sender.send_frame(&[3; 10], 9, 10).unwrap();
+        let after_idle = data(sender.poll_transmit(at(43_000), 4));
+        assert_eq!(
+            (after_idle.frame_number, after_idle.grace_micros),
+            (2, 40_000)
+        );
+        assert_eq!(sender.packets_in_flight(), 5);
+        // 100 ms / 5 ms = 20 packets, 5 in flight.
+        assert_eq!(sender.budget(at(43_000)), 15 * 100);
+    }
+
+    #[test]
+    fn only_the_freshest_ack_sets_tau_and_feedback() {
+        let mut sender = Sender::new(100, Duration::from_millis(100), Duration::from_millis(5));
+        sender.send_frame(&[1; 200], 1, 2).unwrap();
+        sender.poll_transmit(at(0), 0).unwrap();
+        sender.poll_transmit(at(1000), 1).unwrap();
+        let ack = |acked_sequence, tau_micros, state| AckPacket {
+            acked_sequence,
+            tau_micros,
+            current_state: state,
+            complete_states: vec![state],
+        };
+        sender.on_ack(11, at(40_000), ack(1, 2000, 2));
+        // An older ACK arriving late still acknowledges its packet but changes no estimate.
+        sender.on_ack(10, at(41_000), ack(0, 9000, 1));
+        assert_eq!(sender.packets_in_flight(), 0);
+        assert_eq!(sender.tau(), Duration::from_millis(2));
+        let feedback = sender.feedback().unwrap();
+        assert_eq!(
+            (feedback.receiver_state, feedback.received_at),
+            (2, at(40_000))
+        );
+        assert_eq!(sender.budget(at(41_000)), 50 * 100);
+        // A receiver reporting tau near zero does not make the budget unbounded.
+        sender.on_ack(12, at(42_000), ack(5, 0, 2));
+        assert_eq!(sender.budget(at(42_000)), 1000 * 100);
     }
 }

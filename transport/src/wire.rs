@@ -212,9 +212,10 @@ pub struct DataPacket {
     pub source_state: u64,
     /// Decoder state the frame leads to.
     pub target_state: u64,
-    /// On a frame's first fragment: microseconds the sender was idle since its previous data
-    /// packet, so the receiver's estimator does not take that idle time for a slow link. Zero on
-    /// the other fragments.
+    /// On a frame's first fragment, when the sender had nothing queued before it: microseconds
+    /// since the sender's previous data packet, so the receiver's estimator does not take that
+    /// idle time for a slow link. Zero on the other fragments and on a frame queued behind
+    /// another (it follows at the pacing interval; the sender was not idle).
     pub grace_micros: u32,
     /// The fragment's bytes, at most [`MAX_DATA_PAYLOAD`].
     pub payload: Vec<u8>,
