@@ -8,6 +8,10 @@ use transport::wire::{Datagram, Packet};
 fuzz_target!(|data: &[u8]| {
     let _ = Datagram::parse(data);
     if let Ok(packet) = Packet::decode(data) {
-        assert_eq!(packet.to_bytes(), data, "a parsed packet must encode to its input");
+        assert_eq!(
+            packet.to_bytes(),
+            data,
+            "a parsed packet must encode to its input"
+        );
     }
 });
