@@ -5,7 +5,7 @@ mod common;
 use common::{ms, Call, LinkConfig};
 use std::time::Duration;
 use transport::wire::{AEAD_TAG_LEN, DATA_HEADER_LEN, SEALED_HEADER_LEN};
-use transport::{Config, GracePolicy};
+use transport::{Config, GracePolicy, Timestamp};
 
 /// What one run of the video-like workload measured.
 #[derive(Debug)]
@@ -262,4 +262,65 @@ fn tau_holds_under_random_loss() {
     report("saturating, 5 % loss", &measured);
     assert!(tau_error(&measured).abs() < 0.03, "{measured:?}");
     assert!(measured.utilisation > 0.85, "{measured:?}");
+}
+
+/// Plan: the saturating workload on a link that drops from 4 Mbit/s to 1 Mbit/s at t = 4 s
+/// (20 ms each way; packets already queued keep the old rate). Expected: within 500 ms of the
+/// drop tau is within 10 % of the new per-packet service time, and from 1 s after the drop on,
+/// every frame arrives within 200 ms of being queued (the budget keeps the queue near 100 ms).
+#[test]
+fn tau_follows_a_rate_drop_and_delay_recovers() {
+    use std::collections::HashMap;
+    let fast = LinkConfig::constant(4_000_000, ms(20));
+    let mut call = Call::new(Config::default(), fast.clone(), fast, 13);
+    call.connect(ms(2000));
+    let payload = Config::default().payload_size;
+    let full_datagram = payload + DATA_HEADER_LEN + SEALED_HEADER_LEN + AEAD_TAG_LEN;
+    let start = call.now;
+    let drop_at = start + ms(4000);
+    let end = start + ms(8000);
+    let frame_interval = Duration::from_micros(33_333);
+    let mut queued_at: HashMap<u32, Timestamp> = HashMap::new();
+    let mut tau_ok_at = None;
+    let mut worst_delay_after_settling = Duration::ZERO;
+    let mut dropped = false;
+    let mut tick = start;
+    let mut state = 1;
+    while tick < end {
+        call.run_until(tick);
+        for frame in call.collect_frames() {
+            let delay = tick.saturating_duration_since(queued_at[&frame.frame_number]);
+            if tick >= drop_at + ms(1000) {
+                worst_delay_after_settling = worst_delay_after_settling.max(delay);
+            }
+        }
+        if !dropped && tick >= drop_at {
+            call.a_to_b.config.rate_bits_per_second = 1_000_000;
+            dropped = true;
+        }
+        let sender = call.a.sender();
+        if dropped && tau_ok_at.is_none() {
+            let truth = call.a_to_b.config.service_time(full_datagram).as_secs_f64();
+            if (sender.tau().as_secs_f64() / truth - 1.0).abs() < 0.10 {
+                tau_ok_at = Some(tick.saturating_duration_since(drop_at));
+            }
+        }
+        let budget = sender.budget(tick);
+        if budget >= payload {
+            let number = sender
+                .send_frame(&vec![3; budget.min(200_000)], state, state + 1)
+                .unwrap();
+            queued_at.insert(number, tick);
+            state += 1;
+        }
+        call.settle();
+        tick = tick + frame_interval;
+    }
+    let tau_ok_at = tau_ok_at.expect("tau reaches the new rate");
+    println!(
+        "after a 4 -> 1 Mbit/s drop: tau within 10 % after {tau_ok_at:?}; worst frame delay from \
+         1 s after the drop on: {worst_delay_after_settling:?}"
+    );
+    assert!(tau_ok_at <= ms(500));
+    assert!(worst_delay_after_settling <= ms(200));
 }
