@@ -159,6 +159,13 @@ impl Sender {
         self.tau
     }
 
+    /// The path's rate as the estimator sees it: one full fragment payload per tau, in bits per
+    /// second (what a conventional rate-controlled encoder would be given as its target).
+    pub fn estimated_rate_bits_per_second(&self) -> u64 {
+        let tau = self.tau.max(MIN_TAU).as_secs_f64();
+        (self.payload_size as f64 * 8.0 / tau) as u64
+    }
+
     /// The freshest receiver report, if any ACK arrived.
     pub fn feedback(&self) -> Option<&Feedback> {
         self.feedback.as_ref()
@@ -328,6 +335,7 @@ mod tests {
             (2, at(40_000))
         );
         assert_eq!(sender.budget(at(41_000)), 50 * 100);
+        assert_eq!(sender.estimated_rate_bits_per_second(), 400_000);
         // A receiver reporting tau near zero does not make the budget unbounded.
         sender.on_ack(12, at(42_000), ack(5, 0, 2));
         assert_eq!(sender.budget(at(42_000)), 1000 * 100);
