@@ -114,12 +114,16 @@ impl NoiseSource {
         }
     }
 
-    /// An offset in -2.0..=2.0.
+    /// An offset of -1, 0 or 1, zero half of the time.
     fn next_offset(&mut self) -> f64 {
         self.state ^= self.state << 13;
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
-        ((self.state >> 61) as f64) * 4.0 / 7.0 - 2.0
+        match self.state >> 62 {
+            0 => -1.0,
+            1 => 1.0,
+            _ => 0.0,
+        }
     }
 }
 
