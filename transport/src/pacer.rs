@@ -3,6 +3,10 @@
 //! Fragments go out `tau / 5` apart, clamped to [`MIN_SPACING`]..=[`MAX_SPACING`]: faster than the
 //! path drains them (so the link, not the pacer, sets the rate the receiver measures), yet not as a
 //! burst that overflows shallow queues.
+//!
+//! A consequence: on a path faster than one full packet per [`MIN_SPACING`] (about 23 Mbit/s),
+//! packets arrive at the pacing interval and tau measures the pacer, not the path; the budget
+//! then caps video near that rate, which is ample for a call.
 
 use std::time::Duration;
 
