@@ -1,0 +1,168 @@
+//! `salsify encode`: Y4M in, VP8 IVF out, at a constant quantizer or a target bit rate.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use codec::encoder::{encode, Effort, EncodeParams, RateController};
+use codec::ivf::{IvfHeader, IvfWriter};
+use codec::y4m::{Y4mReader, Y4mWriter};
+use codec::{DecoderState, Picture};
+
+/// Arguments of `salsify encode`.
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    /// Input video (Y4M, 4:2:0).
+    pub input: PathBuf,
+    /// Output VP8 stream (IVF).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Constant quantizer index, 0 (finest) to 127 (coarsest).
+    #[arg(long, conflicts_with = "bitrate", value_parser = clap::value_parser!(u8).range(0..=127))]
+    pub quantizer: Option<u8>,
+    /// Target bit rate in kilobits per second (a feedback controller picks each quantizer).
+    #[arg(long)]
+    pub bitrate: Option<f64>,
+    /// Put a key frame every N frames (0: only the first).
+    #[arg(long, default_value_t = 0)]
+    pub keyframe_interval: usize,
+    /// Encode at most this many frames.
+    #[arg(long)]
+    pub frames: Option<usize>,
+    /// Faster, simpler mode decisions.
+    #[arg(long)]
+    pub fast: bool,
+    /// Also write the decoder's reconstruction (Y4M).
+    #[arg(long)]
+    pub recon: Option<PathBuf>,
+    /// Print each frame's size, quantizer, SSIM and PSNR.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Packed luma of a picture.
+fn packed_luma(picture: &Picture) -> Vec<u8> {
+    let mut out = Vec::with_capacity(picture.width() * picture.height());
+    picture.y.write_packed(&mut out);
+    out
+}
+
+/// Runs `salsify encode`.
+pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
+    let input = std::fs::File::open(&args.input)
+        .with_context(|| format!("opening {}", args.input.display()))?;
+    let mut reader = Y4mReader::new(std::io::BufReader::new(input))
+        .with_context(|| format!("reading {}", args.input.display()))?;
+    let y4m_header = reader.header().clone();
+    let frames_per_second = f64::from(y4m_header.frame_rate_numerator)
+        / f64::from(y4m_header.frame_rate_denominator.max(1));
+    if y4m_header.width > 0x3fff || y4m_header.height > 0x3fff {
+        bail!(
+            "{}x{} is too large for VP8",
+            y4m_header.width,
+            y4m_header.height
+        );
+    }
+    let output = std::fs::File::create(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let ivf_header = IvfHeader {
+        fourcc: *b"VP80",
+        width: y4m_header.width as u16,
+        height: y4m_header.height as u16,
+        rate: y4m_header.frame_rate_numerator,
+        scale: y4m_header.frame_rate_denominator.max(1),
+        frame_count: 0,
+    };
+    let mut writer = IvfWriter::new(std::io::BufWriter::new(output), &ivf_header)?;
+    let mut recon_writer = match &args.recon {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            Some(Y4mWriter::new(std::io::BufWriter::new(file), &y4m_header)?)
+        }
+        None => None,
+    };
+    let mut controller = args
+        .bitrate
+        .map(|kbps| RateController::new(kbps * 1000.0, frames_per_second, 64));
+    let fixed_quantizer = args.quantizer.unwrap_or(64);
+    let effort = if args.fast {
+        Effort::Fast
+    } else {
+        Effort::Thorough
+    };
+
+    let mut state = DecoderState::new();
+    let mut total_bytes = 0usize;
+    let mut ssims = Vec::new();
+    let mut psnrs = Vec::new();
+    let started = std::time::Instant::now();
+    let mut index = 0usize;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.stats {
+        writeln!(out, "frame\ttype\tbytes\tquantizer\tssim_db\tpsnr_db")?;
+    }
+    while let Some(picture) = reader.next_picture()? {
+        if args.frames.is_some_and(|limit| index >= limit) {
+            break;
+        }
+        let quantizer = controller
+            .as_ref()
+            .map_or(fixed_quantizer, RateController::quantizer);
+        let params = EncodeParams {
+            quantizer,
+            keyframe: args.keyframe_interval > 0 && index % args.keyframe_interval == 0,
+            effort,
+            ..EncodeParams::default()
+        };
+        let frame = encode(&state, &picture, &params)?;
+        writer.write_frame(index as u64, &frame.bytes)?;
+        if let Some(recon) = recon_writer.as_mut() {
+            recon.write_picture(&frame.picture)?;
+        }
+        if let Some(controller) = controller.as_mut() {
+            controller.update(frame.bytes.len(), frame.key_frame);
+        }
+        total_bytes += frame.bytes.len();
+        if args.stats {
+            let (width, height) = (picture.width(), picture.height());
+            let reference = packed_luma(&picture);
+            let decoded = packed_luma(&frame.picture);
+            let ssim = testbed::metrics::ssim_luma(&reference, &decoded, width, height);
+            let psnr = testbed::metrics::psnr_luma(&reference, &decoded, width, height);
+            ssims.push(ssim);
+            psnrs.push(psnr);
+            writeln!(
+                out,
+                "{index}\t{}\t{}\t{}\t{:.3}\t{:.3}",
+                if frame.key_frame { "key" } else { "inter" },
+                frame.bytes.len(),
+                frame.quantizer,
+                testbed::metrics::ssim_db(ssim),
+                psnr
+            )?;
+        }
+        state = frame.target;
+        index += 1;
+    }
+    writer.into_inner()?.flush()?;
+    if let Some(recon) = recon_writer {
+        recon.into_inner()?.flush()?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let kbps = total_bytes as f64 * 8.0 / 1000.0 / (index as f64 / frames_per_second).max(1e-9);
+    write!(
+        out,
+        "{index} frames, {total_bytes} bytes, {kbps:.1} kbit/s at {frames_per_second:.3} fps, \
+         {:.1} frames/s encoding",
+        index as f64 / seconds.max(1e-9)
+    )?;
+    if let Some(mean) = testbed::metrics::mean_ssim_db(&ssims) {
+        let mean_psnr = psnrs.iter().sum::<f64>() / psnrs.len() as f64;
+        write!(out, ", mean SSIM {mean:.3} dB, mean PSNR {mean_psnr:.3} dB")?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
