@@ -1,5 +1,8 @@
 //! The `salsify` command line: one module per subcommand.
 
+pub mod bench_decode;
+pub mod decode;
+pub mod demo;
 pub mod encode;
 pub mod link;
 
@@ -17,19 +20,28 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Encode a Y4M video to VP8 (IVF) at a constant quantizer or a bit rate.
-    Encode(encode::EncodeArgs),
+    /// Run the codec half of the Salsify loop on the built-in scene and decode the result.
+    Demo(demo::DemoArgs),
     /// Relay UDP between two endpoints through an emulated mahimahi-style link.
     Link(Box<link::LinkArgs>),
     /// Analyse a link log and plot its throughput and queueing delay.
     LinkPlot(link::LinkPlotArgs),
+    /// Decode a VP8 IVF file to Y4M, or print per-frame MD5s.
+    Decode(decode::DecodeArgs),
+    /// Encode a Y4M video to VP8 (IVF) at a constant quantizer or a bit rate.
+    Encode(encode::EncodeArgs),
+    /// Measure our decoder's speed against vpxdec on the same streams.
+    BenchDecode(bench_decode::BenchDecodeArgs),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Encode(args) => encode::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Link(args) => link::run_link(*args),
         Command::LinkPlot(args) => link::run_link_plot(args),
+        Command::Decode(args) => decode::run(args),
+        Command::Encode(args) => encode::run(args),
+        Command::BenchDecode(args) => bench_decode::run(args),
     }
 }
