@@ -7,7 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use codec::encoder::{encode, EncodeParams, EncodedFrame};
+use codec::encoder::{
+    encode, encode_candidates, encode_to_size, EncodeError, EncodeParams, EncodedFrame,
+    RateController,
+};
 use codec::ivf::{IvfHeader, IvfWriter};
 use codec::y4m::Y4mReader;
 use codec::{decode, DecoderState, Picture};
@@ -127,16 +130,229 @@ fn check_with_ffmpeg(ivf: &Path) {
     );
 }
 
+/// Encodes, checks with our decoder, writes an IVF file and checks it with vpxdec and ffmpeg.
+fn check_interop(name: &str, pictures: &[Picture], params: &EncodeParams) -> Vec<EncodedFrame> {
+    let frames = encode_and_check(pictures, params);
+    let dir = temp_dir(name);
+    let ivf = dir.join(format!("{name}.ivf"));
+    write_ivf(&ivf, &frames, pictures[0].width(), pictures[0].height());
+    check_with_vpxdec(&ivf, &frames);
+    check_with_ffmpeg(&ivf);
+    std::fs::remove_dir_all(dir).ok();
+    frames
+}
+
 #[test]
-fn short_run_matches_our_decoder_and_vpxdec() {
-    let pictures = clip(6, 176, 144);
-    let frames = encode_and_check(&pictures, &EncodeParams::with_quantizer(40));
-    let dir = temp_dir("short");
-    let ivf = dir.join("short.ivf");
+fn interop_across_quantizers_with_odd_size() {
+    // A key frame and 31 inter frames at each quantizer; 174x142 leaves partial macroblocks.
+    let pictures = clip(32, 174, 142);
+    let mut previous_total = usize::MAX;
+    for quantizer in [4u8, 30, 60, 100, 127] {
+        let frames = check_interop(
+            &format!("q{quantizer}"),
+            &pictures,
+            &EncodeParams::with_quantizer(quantizer),
+        );
+        let total: usize = frames.iter().map(|frame| frame.bytes.len()).sum();
+        assert!(
+            total < previous_total,
+            "quantizer {quantizer}: {total} bytes, not fewer than {previous_total}"
+        );
+        previous_total = total;
+    }
+}
+
+#[test]
+fn interop_with_rate_control() {
+    let pictures = clip(32, 176, 144);
+    let mut controller = RateController::new(150_000.0, 24.0, 64);
+    let mut state = DecoderState::new();
+    let mut frames = Vec::new();
+    for picture in &pictures {
+        let params = EncodeParams::with_quantizer(controller.quantizer());
+        let frame = encode(&state, picture, &params).expect("encode");
+        let (decoded, _) = decode(&state, &frame.bytes).expect("decode");
+        assert_eq!(decoded.id(), frame.target.id());
+        controller.update(frame.bytes.len(), frame.key_frame);
+        state = frame.target.clone();
+        frames.push(frame);
+    }
+    let quantizers: Vec<u8> = frames.iter().map(|frame| frame.quantizer).collect();
+    assert!(
+        quantizers.windows(2).any(|pair| pair[0] != pair[1]),
+        "the controller never moved: {quantizers:?}"
+    );
+    let inter_bytes: usize = frames[8..].iter().map(|frame| frame.bytes.len()).sum();
+    let rate = inter_bytes as f64 * 8.0 * 24.0 / (frames.len() - 8) as f64;
+    assert!(
+        (50_000.0..450_000.0).contains(&rate),
+        "rate {rate} bits/s far from the 150 kbit/s target"
+    );
+    let dir = temp_dir("rate");
+    let ivf = dir.join("rate.ivf");
     write_ivf(&ivf, &frames, 176, 144);
     check_with_vpxdec(&ivf, &frames);
     check_with_ffmpeg(&ivf);
-    let sizes: Vec<usize> = frames.iter().map(|frame| frame.bytes.len()).collect();
-    eprintln!("sizes {sizes:?}");
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn full_size_frames_interoperate() {
+    // 640x360: the last macroblock row is partial (360 = 22.5 x 16).
+    let pictures = clip(6, 640, 360);
+    check_interop("full", &pictures, &EncodeParams::with_quantizer(50));
+}
+
+#[test]
+fn long_run_matches_our_decoder_on_every_frame() {
+    let pictures = clip(64, 320, 184);
+    let frames = encode_and_check(&pictures, &EncodeParams::with_quantizer(36));
+    assert_eq!(frames.len(), 64);
+    // Inter frames of a slowly moving clip must be much smaller than the key frame.
+    let inter_mean = frames[1..]
+        .iter()
+        .map(|frame| frame.bytes.len())
+        .sum::<usize>()
+        / 63;
+    assert!(inter_mean * 3 < frames[0].bytes.len());
+}
+
+#[test]
+fn encoding_is_pure_and_deterministic() {
+    let pictures = clip(3, 176, 144);
+    let first = encode(&DecoderState::new(), &pictures[0], &EncodeParams::default()).unwrap();
+    let state = first.target.clone();
+    let id = state.id();
+    let a = encode(&state, &pictures[1], &EncodeParams::default()).unwrap();
+    let b = encode(&state, &pictures[1], &EncodeParams::default()).unwrap();
+    assert_eq!(a.bytes, b.bytes);
+    assert_eq!(a.target.id(), b.target.id());
+    assert_eq!(state.id(), id);
+    assert_eq!(state.last_picture(), Some(first.picture.clone()));
+    // A forced key frame decodes from any state.
+    let key = encode(
+        &state,
+        &pictures[2],
+        &EncodeParams {
+            keyframe: true,
+            ..EncodeParams::default()
+        },
+    )
+    .unwrap();
+    assert!(key.key_frame);
+    let (from_empty, _) = decode(&DecoderState::new(), &key.bytes).unwrap();
+    assert_eq!(from_empty.id(), key.target.id());
+}
+
+#[test]
+fn a_new_size_forces_a_key_frame() {
+    let pictures = clip(2, 176, 144);
+    let first = encode(&DecoderState::new(), &pictures[0], &EncodeParams::default()).unwrap();
+    let smaller = pictures[1].cropped(96, 64);
+    let frame = encode(&first.target, &smaller, &EncodeParams::default()).unwrap();
+    assert!(frame.key_frame);
+    let (state, picture) = decode(&first.target, &frame.bytes).unwrap();
+    assert_eq!(state.id(), frame.target.id());
+    assert_eq!(picture.unwrap().width(), 96);
+}
+
+#[test]
+fn malformed_pictures_are_errors() {
+    let state = DecoderState::new();
+    let mut picture = Picture::new(32, 32);
+    picture.u.width = 10;
+    assert!(matches!(
+        encode(&state, &picture, &EncodeParams::default()),
+        Err(EncodeError::MalformedPicture { .. })
+    ));
+    let mut picture = Picture::new(32, 32);
+    picture.y.data.truncate(100);
+    assert!(matches!(
+        encode(&state, &picture, &EncodeParams::default()),
+        Err(EncodeError::MalformedPicture { .. })
+    ));
+    let empty = Picture::new(0, 0);
+    assert_eq!(
+        encode(&state, &empty, &EncodeParams::default()).unwrap_err(),
+        EncodeError::EmptyPicture
+    );
+    assert_eq!(
+        encode(
+            &state,
+            &Picture::new(16, 16),
+            &EncodeParams::with_quantizer(128)
+        )
+        .unwrap_err(),
+        EncodeError::QuantizerOutOfRange { quantizer: 128 }
+    );
+}
+
+#[test]
+fn candidates_share_a_source_and_the_chosen_one_continues() {
+    let pictures = clip(4, 176, 144);
+    let key = encode(&DecoderState::new(), &pictures[0], &EncodeParams::default()).unwrap();
+    let state = key.target.clone();
+    let candidates = encode_candidates(
+        &state,
+        &pictures[1],
+        &[
+            EncodeParams::with_quantizer(47),
+            EncodeParams::with_quantizer(87),
+        ],
+    );
+    assert_eq!(candidates.len(), 2);
+    let better = candidates[0].as_ref().unwrap();
+    let worse = candidates[1].as_ref().unwrap();
+    assert_eq!(better.source, state.id());
+    assert_eq!(worse.source, state.id());
+    assert_ne!(better.target.id(), worse.target.id());
+    assert!(better.bytes.len() > worse.bytes.len());
+    for candidate in [better, worse] {
+        let (decoded, _) = decode(&state, &candidate.bytes).unwrap();
+        assert_eq!(decoded.id(), candidate.target.id());
+    }
+    // Choose the worse one and carry on from its target.
+    let next = encode(
+        &worse.target,
+        &pictures[2],
+        &EncodeParams::with_quantizer(64),
+    )
+    .unwrap();
+    assert_eq!(next.source, worse.target.id());
+    let (decoded, picture) = decode(&worse.target, &next.bytes).unwrap();
+    assert_eq!(decoded.id(), next.target.id());
+    assert_eq!(picture.as_ref(), Some(&next.picture));
+    // From the other candidate's target the same frame fails or leads somewhere else.
+    match decode(&better.target, &next.bytes) {
+        Ok((elsewhere, _)) => assert_ne!(elsewhere.id(), next.target.id()),
+        Err(error) => eprintln!("decoding from the other state fails as it may: {error}"),
+    }
+}
+
+#[test]
+fn encode_to_size_picks_the_finest_fitting_quantizer() {
+    let pictures = clip(2, 176, 144);
+    let key = encode(&DecoderState::new(), &pictures[0], &EncodeParams::default()).unwrap();
+    for budget in [300usize, 1500] {
+        let frame =
+            encode_to_size(&key.target, &pictures[1], &EncodeParams::default(), budget).unwrap();
+        assert!(
+            frame.bytes.len() <= budget,
+            "{} > {budget}",
+            frame.bytes.len()
+        );
+        if frame.quantizer > 0 {
+            let finer = encode(
+                &key.target,
+                &pictures[1],
+                &EncodeParams::with_quantizer(frame.quantizer - 1),
+            )
+            .unwrap();
+            assert!(
+                finer.bytes.len() > budget,
+                "quantizer {} also fits",
+                frame.quantizer - 1
+            );
+        }
+    }
 }
