@@ -144,9 +144,15 @@ impl Proxy {
                                 return;
                             }
                         }
-                        // Timeouts let the loop see the stop flag; other errors (such as ICMP
-                        // port unreachable reported on the next receive) are not fatal.
-                        Err(_) => continue,
+                        // Timeouts let the loop see the stop flag.
+                        Err(error)
+                            if matches!(
+                                error.kind(),
+                                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                            ) => {}
+                        // Other errors (such as an ICMP port unreachable reported on the next
+                        // receive) are not fatal; pause briefly so a lasting one cannot spin.
+                        Err(_) => std::thread::sleep(Duration::from_millis(1)),
                     }
                 }
             }));
