@@ -85,12 +85,7 @@ fn predict_sized<const N: usize>(
         (&reference.data, reference.stride, origin)
     } else {
         let mut buffer = [0u8; MAX_SOURCE * MAX_SOURCE];
-        for row in 0..region {
-            for column in 0..region {
-                buffer[row * MAX_SOURCE + column] =
-                    reference.clamped(source_x + column as isize, source_y + row as isize);
-            }
-        }
+        fetch_clamped(reference, source_x, source_y, region, &mut buffer);
         fetched = buffer;
         (
             &fetched[..],
@@ -116,36 +111,102 @@ fn predict_sized<const N: usize>(
     }
 }
 
-/// Six-tap filter of one row: `source` holds `N + 5` pixels starting two before the first.
+/// Copies the `size` x `size` region at (`x`, `y`) of `reference` into `out` (rows
+/// `MAX_SOURCE` apart), replicating edge pixels for coordinates outside the plane.
+fn fetch_clamped(reference: &Plane, x: isize, y: isize, size: usize, out: &mut [u8]) {
+    let last_column = reference.width as isize - 1;
+    let last_row = reference.height as isize - 1;
+    let columns_inside = x >= 0 && x + size as isize - 1 <= last_column;
+    for row in 0..size {
+        let source_row = (y + row as isize).clamp(0, last_row) as usize;
+        let line = &reference.data[source_row * reference.stride..][..reference.width];
+        let destination = &mut out[row * MAX_SOURCE..row * MAX_SOURCE + size];
+        if columns_inside {
+            destination.copy_from_slice(&line[x as usize..x as usize + size]);
+        } else {
+            // Columns left of the plane, inside it, and right of it.
+            let left = (-x).clamp(0, size as isize) as usize;
+            let right_start = (last_column + 1 - x).clamp(left as isize, size as isize) as usize;
+            destination[..left].fill(line[0]);
+            if right_start > left {
+                let start = (x + left as isize) as usize;
+                destination[left..right_start]
+                    .copy_from_slice(&line[start..start + right_start - left]);
+            }
+            destination[right_start..].fill(line[last_column as usize]);
+        }
+    }
+}
+
+/// Six-tap taps split by sign, as unsigned magnitudes: VP8's filters have non-negative taps
+/// 0, 2, 3, 5 and non-positive taps 1, 4, so both partial sums fit in 16 bits and the
+/// arithmetic below is exact (and vectorises well).
+#[derive(Clone, Copy)]
+struct SplitTaps {
+    positive: [u16; 4],
+    negative: [u16; 2],
+}
+
+impl SplitTaps {
+    #[inline(always)]
+    fn new(taps: &[i32; 6]) -> Self {
+        SplitTaps {
+            positive: [
+                taps[0] as u16,
+                taps[2] as u16,
+                taps[3] as u16,
+                taps[5] as u16,
+            ],
+            negative: [(-taps[1]) as u16, (-taps[4]) as u16],
+        }
+    }
+}
+
+/// Combines the six taps' source rows (`sources[k][column]` is the pixel under tap `k` for
+/// output `column`) into `out`. Each step is a whole-row operation, which vectorises.
 #[inline(always)]
-fn sixtap_row<const N: usize>(source: &[u8], taps: &[i32; 6], out: &mut [u8]) {
-    let source = &source[..N + 5];
+fn combine_taps<const N: usize>(sources: [&[u8]; 6], taps: &SplitTaps, out: &mut [u8]) {
+    let sources = [
+        &sources[0][..N],
+        &sources[1][..N],
+        &sources[2][..N],
+        &sources[3][..N],
+        &sources[4][..N],
+        &sources[5][..N],
+    ];
+    let [s0, s1, s2, s3, s4, s5] = sources;
+    let [t0, t2, t3, t5] = taps.positive;
+    let [t1, t4] = taps.negative;
     let out = &mut out[..N];
     for column in 0..N {
-        let sum = i32::from(source[column]) * taps[0]
-            + i32::from(source[column + 1]) * taps[1]
-            + i32::from(source[column + 2]) * taps[2]
-            + i32::from(source[column + 3]) * taps[3]
-            + i32::from(source[column + 4]) * taps[4]
-            + i32::from(source[column + 5]) * taps[5];
-        out[column] = ((sum + 64) >> 7).clamp(0, 255) as u8;
+        let positive = 64
+            + t0 * u16::from(s0[column])
+            + t2 * u16::from(s2[column])
+            + t3 * u16::from(s3[column])
+            + t5 * u16::from(s5[column]);
+        let negative = t1 * u16::from(s1[column]) + t4 * u16::from(s4[column]);
+        out[column] = (positive.saturating_sub(negative) >> 7).min(255) as u8;
     }
+}
+
+/// Six-tap filter of one row: `source` holds `N + 5` pixels starting two before the first.
+#[inline(always)]
+fn sixtap_row<const N: usize>(source: &[u8], taps: &SplitTaps, out: &mut [u8]) {
+    let sources = [
+        &source[..N],
+        &source[1..1 + N],
+        &source[2..2 + N],
+        &source[3..3 + N],
+        &source[4..4 + N],
+        &source[5..5 + N],
+    ];
+    combine_taps::<N>(sources, taps, out);
 }
 
 /// Six-tap filter down columns: each output pixel combines the same column of six rows.
 #[inline(always)]
-fn sixtap_column<const N: usize>(rows: [&[u8]; 6], taps: &[i32; 6], out: &mut [u8]) {
-    let [r0, r1, r2, r3, r4, r5] = rows.map(|row| &row[..N]);
-    let out = &mut out[..N];
-    for column in 0..N {
-        let sum = i32::from(r0[column]) * taps[0]
-            + i32::from(r1[column]) * taps[1]
-            + i32::from(r2[column]) * taps[2]
-            + i32::from(r3[column]) * taps[3]
-            + i32::from(r4[column]) * taps[4]
-            + i32::from(r5[column]) * taps[5];
-        out[column] = ((sum + 64) >> 7).clamp(0, 255) as u8;
-    }
+fn sixtap_column<const N: usize>(rows: [&[u8]; 6], taps: &SplitTaps, out: &mut [u8]) {
+    combine_taps::<N>(rows, taps, out);
 }
 
 #[inline(always)]
@@ -158,8 +219,8 @@ fn sixtap<const N: usize>(
     out: &mut [u8],
     out_stride: usize,
 ) {
-    let horizontal = &SIXTAP_FILTERS[fraction_x];
-    let vertical = &SIXTAP_FILTERS[fraction_y];
+    let horizontal = &SplitTaps::new(&SIXTAP_FILTERS[fraction_x]);
+    let vertical = &SplitTaps::new(&SIXTAP_FILTERS[fraction_y]);
     if fraction_y == 0 {
         for row in 0..N {
             let start = origin + row * stride - MARGIN_BEFORE;
@@ -170,7 +231,14 @@ fn sixtap<const N: usize>(
     if fraction_x == 0 {
         for row in 0..N {
             let start = origin + row * stride - MARGIN_BEFORE * stride;
-            let rows: [&[u8]; 6] = std::array::from_fn(|k| &source[start + k * stride..]);
+            let rows = [
+                &source[start..],
+                &source[start + stride..],
+                &source[start + 2 * stride..],
+                &source[start + 3 * stride..],
+                &source[start + 4 * stride..],
+                &source[start + 5 * stride..],
+            ];
             sixtap_column::<N>(rows, vertical, &mut out[row * out_stride..]);
         }
         return;
@@ -182,7 +250,14 @@ fn sixtap<const N: usize>(
         sixtap_row::<N>(&source[start..], horizontal, line);
     }
     for row in 0..N {
-        let rows: [&[u8]; 6] = std::array::from_fn(|k| &temp[row + k][..]);
+        let rows = [
+            &temp[row][..],
+            &temp[row + 1][..],
+            &temp[row + 2][..],
+            &temp[row + 3][..],
+            &temp[row + 4][..],
+            &temp[row + 5][..],
+        ];
         sixtap_column::<N>(rows, vertical, &mut out[row * out_stride..]);
     }
 }
