@@ -20,7 +20,8 @@ pub struct LinkArgs {
     /// Trace for the client-to-server direction (mahimahi format).
     #[arg(long)]
     pub uplink: PathBuf,
-    /// One-way delay added in each direction, in milliseconds.
+    /// One-way delay added in each direction, in milliseconds (as `mm-delay` outside `mm-link`:
+    /// the downlink meets the delay before the link, the uplink after it).
     #[arg(long, default_value_t = 0)]
     pub delay_ms: u64,
     /// Queue before each link: infinite, droptail:packets=N, droptail:bytes=N, drophead:..., or
@@ -109,22 +110,24 @@ pub fn run_link(args: LinkArgs) -> anyhow::Result<()> {
         (0.0..=1.0).contains(&args.loss),
         "--loss must be a probability between 0 and 1"
     );
-    let link = |trace: &PathBuf, seed: u64| -> anyhow::Result<LinkConfig> {
-        let trace = Trace::from_file(trace)?;
-        let mut config = LinkConfig::new(Arc::new(trace));
-        config.queue = args.queue;
-        config.delay_us = args.delay_ms.saturating_mul(1000);
-        config.loss_probability = args.loss;
-        config.on_off = args.on_off;
-        config.outages = args.outage.clone();
-        config.seed = seed;
-        Ok(config)
-    };
+    let link =
+        |trace: &PathBuf, seed: u64, delay_before_link: bool| -> anyhow::Result<LinkConfig> {
+            let trace = Trace::from_file(trace)?;
+            let mut config = LinkConfig::new(Arc::new(trace));
+            config.queue = args.queue;
+            config.delay_us = args.delay_ms.saturating_mul(1000);
+            config.delay_before_link = delay_before_link;
+            config.loss_probability = args.loss;
+            config.on_off = args.on_off;
+            config.outages = args.outage.clone();
+            config.seed = seed;
+            Ok(config)
+        };
     let config = ProxyConfig {
         listen: args.listen,
         forward: args.forward,
-        uplink: link(&args.uplink, args.seed)?,
-        downlink: link(&args.downlink, args.seed.wrapping_add(1))?,
+        uplink: link(&args.uplink, args.seed, false)?,
+        downlink: link(&args.downlink, args.seed.wrapping_add(1), true)?,
         uplink_log: args.uplink_log.clone(),
         downlink_log: args.downlink_log.clone(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),

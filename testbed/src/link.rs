@@ -3,7 +3,10 @@
 //! A packet handed to [`Link::send`] passes, in order: the outage check (mahimahi's `mm-onoff`
 //! and scheduled outages drop packets arriving while the link is off), independent random loss
 //! (`mm-loss`), the queue (see [`QueueConfig`]), the trace-driven link (`mm-link`), and a fixed
-//! one-way delay (`mm-delay`), after which [`Link::poll_delivered`] returns it.
+//! one-way delay (`mm-delay`), after which [`Link::poll_delivered`] returns it. With
+//! [`LinkConfig::delay_before_link`] the delay comes first instead: in `mm-delay D mm-link ...`
+//! that is the order for the downlink (the delay shell is outside the link shell), while the
+//! uplink meets the link first.
 //!
 //! The link follows mahimahi's `LinkQueue`: each trace line is a chance to send
 //! [`OPPORTUNITY_BYTES`] bytes; the packet at the head of the queue takes bytes from it, a small
@@ -51,8 +54,11 @@ pub struct LinkConfig {
     pub trace: Arc<Trace>,
     /// The queue before the link.
     pub queue: QueueConfig,
-    /// Fixed one-way propagation delay, in microseconds, added after the link.
+    /// Fixed one-way propagation delay, in microseconds.
     pub delay_us: u64,
+    /// Whether the delay comes before the outage check, loss, queue and link (mahimahi's
+    /// downlink order) rather than after the link (its uplink order).
+    pub delay_before_link: bool,
     /// Probability that an arriving packet is lost (0 disables loss).
     pub loss_probability: f64,
     /// Random on/off outages, if any.
@@ -72,6 +78,7 @@ impl LinkConfig {
             trace,
             queue: QueueConfig::Infinite,
             delay_us: 0,
+            delay_before_link: false,
             loss_probability: 0.0,
             on_off: None,
             outages: Vec::new(),
@@ -152,10 +159,25 @@ pub struct LinkStats {
     pub opportunities: u64,
 }
 
+/// What the queue holds for each packet: the caller's payload and when it was sent.
+#[derive(Debug)]
+struct Sent<P> {
+    payload: P,
+    sent_us: u64,
+}
+
 #[derive(Debug)]
 struct InTransit<P> {
-    packet: QueuedPacket<P>,
+    packet: QueuedPacket<Sent<P>>,
     bytes_left: usize,
+}
+
+/// A packet on its way to the queue when the delay comes first.
+#[derive(Debug)]
+struct Delayed<P> {
+    release_us: u64,
+    sent: Sent<P>,
+    size: usize,
 }
 
 /// One direction of an emulated link. `P` is whatever the caller wants back on delivery.
@@ -164,11 +186,14 @@ pub struct Link<P> {
     trace: Arc<Trace>,
     start_us: u64,
     delay_us: u64,
+    delay_before_link: bool,
+    /// Packets delayed before reaching the queue, in release order.
+    pre_link: VecDeque<Delayed<P>>,
     /// Start of the current trace period, in milliseconds after `start_us`.
     period_base_ms: u64,
     /// Index in the trace of the next delivery opportunity.
     next_opportunity: usize,
-    queue: PacketQueue<P>,
+    queue: PacketQueue<Sent<P>>,
     in_transit: Option<InTransit<P>>,
     delay_line: VecDeque<Delivered<P>>,
     latest_now_us: u64,
@@ -195,6 +220,8 @@ impl<P> Link<P> {
             trace: config.trace,
             start_us,
             delay_us: config.delay_us,
+            delay_before_link: config.delay_before_link,
+            pre_link: VecDeque::new(),
             period_base_ms: 0,
             next_opportunity: 0,
             queue: PacketQueue::new(config.queue),
@@ -294,9 +321,32 @@ impl<P> Link<P> {
             periods * length + self.next_opportunity as u64 - skipped_from.1 as u64;
     }
 
-    /// Runs the link up to `now_us`: spends every delivery opportunity due at or before it.
+    /// Runs the link up to `now_us`: moves delayed packets into the queue when their delay has
+    /// passed and spends every delivery opportunity due at or before `now_us`, in time order.
     pub fn advance(&mut self, now_us: u64) {
         let now_us = self.clamp_now(now_us);
+        self.run_until(now_us);
+    }
+
+    fn run_until(&mut self, now_us: u64) {
+        while let Some(release_us) = self
+            .pre_link
+            .front()
+            .map(|delayed| delayed.release_us)
+            .filter(|&release_us| release_us <= now_us)
+        {
+            self.spend_until(release_us);
+            let delayed = self
+                .pre_link
+                .pop_front()
+                .expect("a delayed packet is waiting");
+            self.admit(release_us, delayed.sent, delayed.size);
+        }
+        self.spend_until(now_us);
+    }
+
+    /// Spends every delivery opportunity due at or before `now_us`.
+    fn spend_until(&mut self, now_us: u64) {
         let now_ms = self.ms_since_start(now_us);
         loop {
             if self.log.is_none() && self.in_transit.is_none() && self.queue.is_empty() {
@@ -357,7 +407,7 @@ impl<P> Link<P> {
         }
     }
 
-    fn depart(&mut self, packet: QueuedPacket<P>, departure_us: u64, departure_ms: u64) {
+    fn depart(&mut self, packet: QueuedPacket<Sent<P>>, departure_us: u64, departure_ms: u64) {
         self.stats.departed_packets += 1;
         self.stats.departed_bytes += packet.size as u64;
         if let Some(log) = &mut self.log {
@@ -368,11 +418,16 @@ impl<P> Link<P> {
                 delay_ms: departure_ms - arrival_ms,
             });
         }
+        let delay_after_us = if self.delay_before_link {
+            0
+        } else {
+            self.delay_us
+        };
         self.delay_line.push_back(Delivered {
-            payload: packet.payload,
+            payload: packet.payload.payload,
             size: packet.size,
-            sent_us: packet.arrival_us,
-            delivered_us: departure_us.saturating_add(self.delay_us),
+            sent_us: packet.payload.sent_us,
+            delivered_us: departure_us.saturating_add(delay_after_us),
         });
     }
 
@@ -402,9 +457,26 @@ impl<P> Link<P> {
     /// Hands the link a packet of `size` bytes at `now_us`.
     pub fn send(&mut self, now_us: u64, payload: P, size: usize) {
         let now_us = self.clamp_now(now_us);
-        self.advance(now_us);
+        self.run_until(now_us);
         self.stats.sent_packets += 1;
         self.stats.sent_bytes += size as u64;
+        let sent = Sent {
+            payload,
+            sent_us: now_us,
+        };
+        if self.delay_before_link && self.delay_us > 0 {
+            self.pre_link.push_back(Delayed {
+                release_us: now_us.saturating_add(self.delay_us),
+                sent,
+                size,
+            });
+        } else {
+            self.admit(now_us, sent, size);
+        }
+    }
+
+    /// A packet reaches the link at `now_us`: outages, loss, then the queue.
+    fn admit(&mut self, now_us: u64, sent: Sent<P>, size: usize) {
         if !self.link_is_on(now_us) {
             self.stats.outage_drops += 1;
             return;
@@ -425,7 +497,7 @@ impl<P> Link<P> {
         let mut dropped_bytes = 0;
         self.queue.enqueue(
             QueuedPacket {
-                payload,
+                payload: sent,
                 size,
                 arrival_us: now_us,
             },
@@ -442,7 +514,7 @@ impl<P> Link<P> {
     /// The next delivered packet due at or before `now_us`, if any.
     pub fn poll_delivered(&mut self, now_us: u64) -> Option<Delivered<P>> {
         let now_us = self.clamp_now(now_us);
-        self.advance(now_us);
+        self.run_until(now_us);
         if self.delay_line.front()?.delivered_us <= now_us {
             self.delay_line.pop_front()
         } else {
@@ -450,16 +522,20 @@ impl<P> Link<P> {
         }
     }
 
-    /// When something next happens without new input (a delivery, or an opportunity that can
-    /// send a waiting packet), or `None` if the link is idle.
+    /// When something next happens without new input (a delivery, a delayed packet reaching
+    /// the queue, or an opportunity that can send a waiting packet), or `None` if the link is
+    /// idle.
     pub fn next_event_time(&self) -> Option<u64> {
         let delivery = self.delay_line.front().map(|packet| packet.delivered_us);
+        let release = self.pre_link.front().map(|delayed| delayed.release_us);
         let opportunity = (self.in_transit.is_some() || !self.queue.is_empty())
             .then(|| self.next_opportunity_us());
-        match (delivery, opportunity) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [delivery, release, opportunity].into_iter().flatten().min()
+    }
+
+    /// Packets sent but not yet in the queue because their delay comes first.
+    pub fn delayed_packets(&self) -> usize {
+        self.pre_link.len()
     }
 }
 

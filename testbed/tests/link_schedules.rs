@@ -239,3 +239,45 @@ fn next_event_time_reports_opportunities_and_deliveries() {
     );
     assert_eq!(link.next_event_time(), None);
 }
+
+#[test]
+fn delay_before_the_link_shifts_which_opportunities_a_packet_meets() {
+    // Opportunities at 6 and 8 ms (period 8). With the delay after the link, a packet sent at 0
+    // leaves at 6 and arrives at 11. With the 5 ms delay first it reaches the queue at 5, still
+    // leaves at 6, and arrives then. A packet sent at 2 reaches the queue at 7: it leaves at 8.
+    let mut config = LinkConfig::new(trace("6\n8\n"));
+    config.delay_us = 5 * MS;
+    let after = deliveries(config.clone(), &[(0, 100), (2 * MS, 100)]);
+    assert_eq!(after, vec![(0, 11), (1, 11)]);
+    config.delay_before_link = true;
+    config.record_log = true;
+    let mut link = Link::new(config, 0);
+    let got: Vec<(usize, u64, u64)> = run_link(&mut link, [(0, 0, 100), (2 * MS, 1, 100)])
+        .into_iter()
+        .map(|packet| (packet.payload, packet.sent_us, packet.delivered_us / MS))
+        .collect();
+    assert_eq!(got, vec![(0, 0, 6), (1, 2 * MS, 8)]);
+    // The log sees the packets when they reach the queue, after the delay.
+    let log = link.drain_log();
+    assert!(log.contains(&LogEvent::Arrival { ms: 5, bytes: 100 }));
+    assert!(log.contains(&LogEvent::Departure {
+        ms: 8,
+        bytes: 100,
+        delay_ms: 1
+    }));
+}
+
+#[test]
+fn delay_before_the_link_reports_its_releases_as_events() {
+    let mut config = LinkConfig::new(trace("10\n20\n"));
+    config.delay_us = 3 * MS;
+    config.delay_before_link = true;
+    let mut link: Link<u8> = Link::new(config, 0);
+    link.send(500, 1, 100);
+    assert_eq!(link.delayed_packets(), 1);
+    assert_eq!(link.next_event_time(), Some(3500));
+    assert_eq!(link.poll_delivered(3500), None);
+    assert_eq!(link.delayed_packets(), 0);
+    assert_eq!(link.queued_packets(), 1);
+    assert_eq!(link.next_event_time(), Some(10 * MS));
+}

@@ -56,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
         }];
     }
     config.record_log = header[7] & 4 == 4;
+    config.delay_before_link = header[7] & 8 == 8;
     let delay_us = config.delay_us;
     let mut link: Link<u64> = Link::new(config, 1000);
     let mut now = 1000u64;
@@ -84,7 +85,8 @@ fuzz_target!(|data: &[u8]| {
         + stats.random_losses
         + stats.queue_drops
         + stats.departed_packets
-        + link.queued_packets() as u64;
+        + link.queued_packets() as u64
+        + link.delayed_packets() as u64;
     // One packet may be part-way through the link.
     assert!(accounted == stats.sent_packets || accounted + 1 == stats.sent_packets);
     assert!(delivered <= stats.departed_packets);
