@@ -12,7 +12,9 @@ pub enum Direction {
     Downlink,
 }
 
-/// A two-way emulated path: one [`Link`] per direction, sharing one clock.
+/// A two-way emulated path: one [`Link`] per direction, sharing one clock. To reproduce
+/// `mm-delay D mm-link UP DOWN` exactly, give both links the delay and set
+/// [`LinkConfig::delay_before_link`] on the downlink only.
 #[derive(Debug)]
 pub struct Path<P> {
     /// Client to server.
