@@ -8,7 +8,6 @@
 use std::io::{self, Write};
 
 use crate::link::LogEvent;
-use crate::metrics::percentile;
 use crate::queue::QueueConfig;
 
 /// Writes the comment header mahimahi writes, with a base timestamp of 0 (our times are already
@@ -216,7 +215,19 @@ pub enum AnalysisError {
     },
 }
 
-/// Analyses a log's events with bins of `bin_ms` milliseconds.
+/// The 95th percentile as `mm-throughput-graph` picks it: the sorted sample at index
+/// `floor(0.95 * n)` (0-based).
+fn mahimahi_p95(mut samples: Vec<f64>) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    samples.sort_by(f64::total_cmp);
+    let index = (0.95 * samples.len() as f64) as usize;
+    Some(samples[index.min(samples.len() - 1)])
+}
+
+/// Analyses a log's events with bins of `bin_ms` milliseconds, computing the summary numbers as
+/// `mm-throughput-graph` does.
 pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Result<LogAnalysis, AnalysisError> {
     let nothing = AnalysisError::NothingToAnalyze;
     let bin_ms = bin_ms.max(1);
@@ -302,8 +313,8 @@ pub fn analyze(events: &[LogEvent], bin_ms: u64) -> Result<LogAnalysis, Analysis
         } else {
             0.0
         },
-        p95_packet_delay_ms: percentile(&delays_only, 95.0).ok_or(nothing.clone())?,
-        p95_signal_delay_ms: percentile(&signal_samples, 95.0).ok_or(nothing)?,
+        p95_packet_delay_ms: mahimahi_p95(delays_only).ok_or(nothing.clone())?,
+        p95_signal_delay_ms: mahimahi_p95(signal_samples).ok_or(nothing)?,
         dropped_packets,
         bins,
         packet_delays,
@@ -366,6 +377,15 @@ mod tests {
             parse_log("# base timestamp: 0\n5 - 10 9\n", "x"),
             Err(LogError::BadLine { line: 2, .. })
         ));
+    }
+
+    #[test]
+    fn p95_picks_the_sample_mahimahi_picks() {
+        let samples: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        // Index floor(0.95 * 100) = 95 of the sorted samples holds 96.
+        assert_eq!(mahimahi_p95(samples), Some(96.0));
+        assert_eq!(mahimahi_p95(vec![7.0]), Some(7.0));
+        assert_eq!(mahimahi_p95(Vec::new()), None);
     }
 
     #[test]
