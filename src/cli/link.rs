@@ -1,6 +1,7 @@
 //! `salsify link`: relay UDP between two endpoints through an emulated mahimahi-style link, and
 //! `salsify link-plot`: analyse and plot a link log.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,10 @@ pub struct LinkArgs {
     /// Write the downlink's log (mahimahi format) here.
     #[arg(long)]
     pub downlink_log: Option<PathBuf>,
+    /// Leave queue-drop (`d`) lines out of the logs: mahimahi's mm-link writes them, but its
+    /// mm-throughput-graph and mm-delay-graph scripts reject them.
+    #[arg(long)]
+    pub omit_drop_lines: bool,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     pub duration_secs: Option<f64>,
@@ -131,6 +136,7 @@ pub fn run_link(args: LinkArgs) -> anyhow::Result<()> {
         uplink_log: args.uplink_log.clone(),
         downlink_log: args.downlink_log.clone(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        log_drops: !args.omit_drop_lines,
     };
     let proxy = Proxy::start(config)
         .with_context(|| format!("cannot relay from {} to {}", args.listen, args.forward))?;
@@ -175,25 +181,30 @@ pub fn run_link_plot(args: LinkPlotArgs) -> anyhow::Result<()> {
     let events = testbed::mahimahi_log::read_log(&args.log)?;
     let analysis = testbed::mahimahi_log::analyze(&events, args.bin_ms)
         .with_context(|| format!("cannot analyse {}", args.log.display()))?;
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "Average capacity: {:.2} Mbits/s",
         analysis.average_capacity_mbps
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "Average throughput: {:.2} Mbits/s ({:.1}% utilization)",
         analysis.average_throughput_mbps,
         analysis.utilization * 100.0
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "95th percentile per-packet queueing delay: {:.0} ms",
         analysis.p95_packet_delay_ms
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "95th percentile signal delay: {:.0} ms",
         analysis.p95_signal_delay_ms
-    );
+    )?;
     for path in testbed::plot::write_plots(&analysis, &args.out)? {
-        println!("wrote {}", path.display());
+        writeln!(out, "wrote {}", path.display())?;
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::link::{Link, LinkConfig, LinkStats};
+use crate::link::{Link, LinkConfig, LinkStats, LogEvent};
 use crate::mahimahi_log::{write_event, write_header};
 
 /// Largest datagram relayed (the largest UDP payload).
@@ -49,6 +49,9 @@ pub struct ProxyConfig {
     pub downlink_log: Option<PathBuf>,
     /// Recorded in the logs' `# command line:` header.
     pub command_line: String,
+    /// Whether to write queue-drop (`d`) lines. mahimahi's `mm-link` writes them, but its
+    /// `mm-throughput-graph` and `mm-delay-graph` stop at them.
+    pub log_drops: bool,
 }
 
 /// What happened during a relay run.
@@ -224,10 +227,13 @@ impl Proxy {
 fn drain_log(
     link: &mut Link<Vec<u8>>,
     log: &mut Option<BufWriter<std::fs::File>>,
+    log_drops: bool,
 ) -> io::Result<()> {
     if let Some(writer) = log {
         for event in link.drain_log() {
-            write_event(writer, &event)?;
+            if log_drops || !matches!(event, LogEvent::Drop { .. }) {
+                write_event(writer, &event)?;
+            }
         }
     }
     Ok(())
@@ -268,8 +274,8 @@ fn relay(
                 }
             }
         }
-        drain_log(&mut uplink, &mut uplink_log)?;
-        drain_log(&mut downlink, &mut downlink_log)?;
+        drain_log(&mut uplink, &mut uplink_log, config.log_drops)?;
+        drain_log(&mut downlink, &mut downlink_log, config.log_drops)?;
         if last_flush.elapsed() >= LOG_FLUSH_INTERVAL {
             for writer in [&mut uplink_log, &mut downlink_log].into_iter().flatten() {
                 writer.flush()?;
@@ -317,8 +323,8 @@ fn relay(
     let end = now_us();
     uplink.advance(end);
     downlink.advance(end);
-    drain_log(&mut uplink, &mut uplink_log)?;
-    drain_log(&mut downlink, &mut downlink_log)?;
+    drain_log(&mut uplink, &mut uplink_log, config.log_drops)?;
+    drain_log(&mut downlink, &mut downlink_log, config.log_drops)?;
     for writer in [&mut uplink_log, &mut downlink_log].into_iter().flatten() {
         writer.flush()?;
     }

@@ -1,12 +1,15 @@
 //! The real-time relay on loopback under a constant-rate trace: throughput and one-way delay
 //! within 5 % of what the trace and delay promise.
 
+mod common;
+
 use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use testbed::proxy::{Proxy, ProxyConfig};
-use testbed::{LinkConfig, QueueConfig, Trace};
+use testbed::{LinkConfig, LogEvent, QueueConfig, Trace};
 
 const DELAY_MS: u64 = 40;
 
@@ -18,7 +21,7 @@ fn link(queue: QueueConfig) -> LinkConfig {
     config
 }
 
-fn start(server: &UdpSocket) -> Proxy {
+fn start(server: &UdpSocket, uplink_log: PathBuf) -> Proxy {
     Proxy::start(ProxyConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         forward: server.local_addr().unwrap(),
@@ -27,9 +30,10 @@ fn start(server: &UdpSocket) -> Proxy {
             bytes: None,
         }),
         downlink: link(QueueConfig::Infinite),
-        uplink_log: None,
+        uplink_log: Some(uplink_log),
         downlink_log: None,
         command_line: "proxy_loopback test".to_string(),
+        log_drops: false,
     })
     .expect("relay starts on loopback")
 }
@@ -49,7 +53,9 @@ fn relay_matches_trace_throughput_and_delay() {
     client
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
-    let proxy = start(&server);
+    let dir = common::temp_dir("proxy-loopback");
+    let uplink_log = dir.join("uplink.log");
+    let proxy = start(&server, uplink_log.clone());
     let proxy_address: SocketAddr = proxy.listen_address();
 
     // Phase 1, delay: one small datagram every 10 ms for 1 s, stamped with its send time; the
@@ -156,4 +162,22 @@ fn relay_matches_trace_throughput_and_delay() {
         (packets_per_second - 1000.0).abs() <= 50.0,
         "throughput {packets_per_second} datagrams/s, expected 1000"
     );
+
+    // The uplink log, written without drop lines, accounts for every packet that left.
+    let events = testbed::mahimahi_log::read_log(&uplink_log).expect("the relay's log parses");
+    let departures = events
+        .iter()
+        .filter(|event| matches!(event, LogEvent::Departure { .. }))
+        .count() as u64;
+    assert_eq!(departures, report.uplink.departed_packets);
+    assert!(!events
+        .iter()
+        .any(|event| matches!(event, LogEvent::Drop { .. })));
+    let analysis = testbed::mahimahi_log::analyze(&events, 100).expect("the log has departures");
+    assert!(
+        (analysis.average_capacity_mbps - 12.032).abs() < 0.1,
+        "capacity {}",
+        analysis.average_capacity_mbps
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
