@@ -1,6 +1,7 @@
 //! The `salsify` command line: one module per subcommand.
 
 pub mod bench_decode;
+pub mod bench_encode;
 pub mod decode;
 pub mod demo;
 pub mod encode;
@@ -20,6 +21,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Measure our encoder against vpxenc: speed, rate and SSIM, BD-rate, candidate pairs.
+    BenchEncode(bench_encode::BenchEncodeArgs),
     /// Run the codec half of the Salsify loop on the built-in scene and decode the result.
     Demo(demo::DemoArgs),
     /// Relay UDP between two endpoints through an emulated mahimahi-style link.
@@ -37,6 +40,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::BenchEncode(args) => bench_encode::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Link(args) => link::run_link(*args),
         Command::LinkPlot(args) => link::run_link_plot(args),

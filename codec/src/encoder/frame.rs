@@ -11,8 +11,8 @@
 
 use super::bitstream::{
     assemble_frame, code_block_tokens, frame_tag, mv_difference_fits, write_block_tokens,
-    write_frame_header, write_inter_frame_modes, write_key_frame_modes, write_mv, TokenCounter,
-    TokenCounts,
+    write_frame_header, write_inter_frame_modes, write_key_frame_modes, write_mv_component,
+    TokenCounter, TokenCounts, MAX_MV_DIFFERENCE,
 };
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
 use super::motion::{full_pixel_search, sad, sse, PaddedPlane};
@@ -26,7 +26,9 @@ use crate::modes::{
     find_near_mvs, MacroblockEdges, MacroblockInfo, MacroblockMode, MotionVector, SubblockMode,
 };
 use crate::picture::{Picture, Plane};
-use crate::state::{DecoderState, EntropyProbabilities, LoopFilterDeltas, ReferenceKind};
+use crate::state::{
+    DecoderState, EntropyProbabilities, LoopFilterDeltas, ReferenceKind, References,
+};
 use crate::tables::{
     CHROMA_MODE_TREE, COEFFICIENT_UPDATE_PROBABILITIES, KEY_FRAME_CHROMA_MODE_PROBABILITIES,
     KEY_FRAME_LUMA_MODE_PROBABILITIES, KEY_FRAME_LUMA_MODE_TREE,
@@ -220,11 +222,16 @@ struct FrameEncoder<'a> {
     rows: usize,
     source: Picture,
     recon: Picture,
-    references: Option<[Picture; 3]>,
+    references: Option<References>,
     padded_references: Vec<(ReferenceKind, PaddedPlane)>,
     quantizers: Quantizers,
     lambda: Lambda,
     luma_mode_costs: [u32; 5],
+    /// Cost of each motion-vector component difference (row, column), indexed by the
+    /// quarter-pixel value plus [`MAX_MV_DIFFERENCE`].
+    mv_costs: [Vec<u32>; 2],
+    /// Cost of each sub-block mode: by above and left context on key frames, else row 0.
+    subblock_mode_costs: Box<[[[u32; 10]; 10]; 10]>,
     chroma_mode_costs: [u32; 4],
     infos: Vec<MacroblockInfo>,
     /// Token contexts along the bottom edge of the macroblock row above, per column.
@@ -309,22 +316,16 @@ impl<'a> FrameEncoder<'a> {
         let references = if key_frame {
             None
         } else {
-            state.references().map(|references| {
-                [
-                    references.last.picture().clone(),
-                    references.golden.picture().clone(),
-                    references.altref.picture().clone(),
-                ]
-            })
+            state.references().cloned()
         };
         let mut padded_references = Vec::new();
-        if let Some(pictures) = &references {
+        if let Some(references) = &references {
             let mut kinds = vec![ReferenceKind::Last];
             if settings.search_golden {
                 kinds.push(ReferenceKind::Golden);
             }
             for kind in kinds {
-                let plane = &pictures[kind as usize - 1].y;
+                let plane = &references.get(kind).expect("inter references").picture().y;
                 padded_references.push((
                     kind,
                     PaddedPlane::new(&plane.data, plane.stride, plane.width, plane.height),
@@ -332,7 +333,32 @@ impl<'a> FrameEncoder<'a> {
             }
         }
         let lambda = Lambda::new(i32::from(factors.y1[1]));
+        let mv_costs = std::array::from_fn(|component| {
+            (-MAX_MV_DIFFERENCE..=MAX_MV_DIFFERENCE)
+                .map(|value| {
+                    let mut counter = BitCounter::default();
+                    write_mv_component(&mut counter, value, &base_probabilities.mv[component]);
+                    counter.cost() as u32
+                })
+                .collect()
+        });
+        let mut subblock_mode_costs = Box::new([[[0u32; 10]; 10]; 10]);
+        for above in 0..10 {
+            for left in 0..10 {
+                let probabilities = if key_frame {
+                    &KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES[above][left]
+                } else {
+                    &SUBBLOCK_MODE_PROBABILITIES
+                };
+                for mode in 0..10 {
+                    subblock_mode_costs[above][left][mode] =
+                        tree_cost(&SUBBLOCK_MODE_TREE, probabilities, mode as i8, 0);
+                }
+            }
+        }
         FrameEncoder {
+            mv_costs,
+            subblock_mode_costs,
             luma_mode_costs: luma_mode_costs(key_frame, &base_probabilities),
             chroma_mode_costs: chroma_mode_costs(key_frame, &base_probabilities),
             header,
@@ -606,19 +632,19 @@ impl<'a> FrameEncoder<'a> {
                 block_source[row * 4..row * 4 + 4]
                     .copy_from_slice(&source[(by + row) * 16 + bx..(by + row) * 16 + bx + 4]);
             }
-            let probabilities: &[u8; 9] = if key_frame {
+            let mode_costs = if key_frame {
                 let (above_mode, left_mode) = super::bitstream::key_frame_subblock_contexts(
                     &probe, above_info, left_info, block,
                 );
-                &KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES[above_mode as usize][left_mode as usize]
+                &self.subblock_mode_costs[above_mode as usize][left_mode as usize]
             } else {
-                &SUBBLOCK_MODE_PROBABILITIES
+                &self.subblock_mode_costs[0][0]
             };
             let mut best = (u64::MAX, SubblockMode::Dc, [0u8; 16], 0u64);
             let mut prediction = [0u8; 16];
             for mode in SubblockMode::ALL {
                 intra::predict_subblock(mode, &above, &left, &mut prediction, 4);
-                let rate = u64::from(tree_cost(&SUBBLOCK_MODE_TREE, probabilities, mode as i8, 0));
+                let rate = u64::from(mode_costs[mode as usize]);
                 let cost = self
                     .lambda
                     .sad_cost(u64::from(sad(&block_source, 4, &prediction, 4, 4, 4)), rate);
@@ -708,11 +734,12 @@ impl<'a> FrameEncoder<'a> {
         luma: &mut [u8; 256],
         chroma: &mut [[u8; 64]; 2],
     ) {
-        let pictures = self
+        let picture = self
             .references
             .as_ref()
-            .expect("inter frames have references");
-        let picture = &pictures[reference as usize - 1];
+            .and_then(|references| references.get(reference))
+            .expect("inter frames have references")
+            .picture();
         let filter = InterpolationFilter::for_version(self.header.version);
         inter::predict_block(
             &picture.y,
@@ -740,11 +767,12 @@ impl<'a> FrameEncoder<'a> {
         mv: MotionVector,
         source: &[u8; 256],
     ) -> u32 {
-        let pictures = self
+        let picture = self
             .references
             .as_ref()
-            .expect("inter frames have references");
-        let picture = &pictures[reference as usize - 1];
+            .and_then(|references| references.get(reference))
+            .expect("inter frames have references")
+            .picture();
         let filter = InterpolationFilter::for_version(self.header.version);
         let mut prediction = [0u8; 256];
         inter::predict_block(
@@ -761,11 +789,15 @@ impl<'a> FrameEncoder<'a> {
         sad(source, 16, &prediction, 16, 16, 16)
     }
 
-    /// Cost in 1/256 bit of a NEWMV vector against `best`.
+    /// Cost in 1/256 bit of a NEWMV vector against `best` (large when it cannot be coded).
+    #[inline]
     fn mv_rate(&self, mv: MotionVector, best: MotionVector) -> u64 {
-        let mut counter = BitCounter::default();
-        write_mv(&mut counter, mv, best, &self.base_probabilities.mv);
-        counter.cost()
+        if !mv_difference_fits(mv, best) {
+            return 1 << 40;
+        }
+        let row = (i32::from(mv.row) - i32::from(best.row)) / 2 + MAX_MV_DIFFERENCE;
+        let col = (i32::from(mv.col) - i32::from(best.col)) / 2 + MAX_MV_DIFFERENCE;
+        u64::from(self.mv_costs[0][row as usize]) + u64::from(self.mv_costs[1][col as usize])
     }
 
     /// Rate in 1/256 bit of signalling a reference frame.
@@ -848,6 +880,11 @@ impl<'a> FrameEncoder<'a> {
                 let near_sad = self.inter_luma_sad(reference, mb_x, mb_y, near.near, source_luma);
                 consider(MacroblockMode::Near, near.near, near_sad, mode_rate(2));
             }
+            if reference != ReferenceKind::Last {
+                // Other references get the cheap candidates only: they pay for static or
+                // uncovered background, which ZERO and NEAREST find.
+                continue;
+            }
             // Whole-pixel search from the candidates, then sub-pixel refinement.
             let new_rate_base = mode_rate(3);
             let best_mv = near.best;
@@ -861,10 +898,7 @@ impl<'a> FrameEncoder<'a> {
             let lambda_sad = self.lambda.sad;
             let mv_cost = |dx: isize, dy: isize| -> u32 {
                 let mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
-                if !mv_difference_fits(mv, best_mv) {
-                    return u32::MAX / 4;
-                }
-                ((self.mv_rate(mv, best_mv) * lambda_sad) >> 16) as u32
+                ((self.mv_rate(mv, best_mv) * lambda_sad) >> 16).min(u64::from(u32::MAX / 4)) as u32
             };
             let range = 24isize;
             let ((dx, dy), _) = full_pixel_search(
@@ -880,52 +914,52 @@ impl<'a> FrameEncoder<'a> {
             let mut mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
             let valid = |mv: MotionVector| edges.clamp(mv) == mv && mv_difference_fits(mv, best_mv);
             if valid(mv) {
-                let mut best_new_cost = self.lambda.sad_cost(
-                    u64::from(self.inter_luma_sad(reference, mb_x, mb_y, mv, source_luma)),
-                    self.mv_rate(mv, best_mv),
-                );
+                let mut best_distortion =
+                    self.inter_luma_sad(reference, mb_x, mb_y, mv, source_luma);
+                let mut best_new_cost = self
+                    .lambda
+                    .sad_cost(u64::from(best_distortion), self.mv_rate(mv, best_mv));
                 if self.settings.thorough {
-                    // Half then quarter pixel steps (4 and 2 in eighth-pixel units).
-                    for step in [4i16, 2] {
+                    // Half-pixel steps all round, then quarter-pixel steps across (4 and 2 in
+                    // eighth-pixel units).
+                    const ALL_ROUND: [(i16, i16); 8] = [
+                        (-1, 0),
+                        (1, 0),
+                        (0, -1),
+                        (0, 1),
+                        (-1, -1),
+                        (-1, 1),
+                        (1, -1),
+                        (1, 1),
+                    ];
+                    for (step, pattern) in [(4i16, &ALL_ROUND[..]), (2, &ALL_ROUND[..4])] {
                         let center = mv;
-                        for (dr, dc) in [
-                            (-1i16, 0i16),
-                            (1, 0),
-                            (0, -1),
-                            (0, 1),
-                            (-1, -1),
-                            (-1, 1),
-                            (1, -1),
-                            (1, 1),
-                        ] {
+                        for &(dr, dc) in pattern {
                             let candidate =
                                 MotionVector::new(center.row + dr * step, center.col + dc * step);
                             if !valid(candidate) {
                                 continue;
                             }
-                            let cost = self.lambda.sad_cost(
-                                u64::from(self.inter_luma_sad(
-                                    reference,
-                                    mb_x,
-                                    mb_y,
-                                    candidate,
-                                    source_luma,
-                                )),
-                                self.mv_rate(candidate, best_mv),
-                            );
+                            let rate = self.mv_rate(candidate, best_mv);
+                            if self.lambda.sad_cost(0, rate) >= best_new_cost {
+                                continue;
+                            }
+                            let distortion =
+                                self.inter_luma_sad(reference, mb_x, mb_y, candidate, source_luma);
+                            let cost = self.lambda.sad_cost(u64::from(distortion), rate);
                             if cost < best_new_cost {
                                 best_new_cost = cost;
+                                best_distortion = distortion;
                                 mv = candidate;
                             }
                         }
                     }
                 }
-                let distortion = self.inter_luma_sad(reference, mb_x, mb_y, mv, source_luma);
                 if mv != near.nearest && mv != near.near && !mv.is_zero() {
                     consider(
                         MacroblockMode::New,
                         mv,
-                        distortion,
+                        best_distortion,
                         new_rate_base + self.mv_rate(mv, best_mv),
                     );
                 }

@@ -1,0 +1,407 @@
+//! `salsify bench-encode`: our encoder against `vpxenc` (WebRTC's real-time settings) on the
+//! same clip, in one run: speed, bit rate and SSIM at several operating points, the speed
+//! ratio at equal quality and the BD-rate, plus the Salsify workload (two candidates per frame).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use codec::encoder::{encode, encode_candidates, EncodeParams};
+use codec::ivf::IvfReader;
+use codec::y4m::Y4mReader;
+use codec::{decode, DecoderState, Picture};
+
+/// Arguments of `salsify bench-encode`.
+#[derive(Debug, Args)]
+pub struct BenchEncodeArgs {
+    /// Input clip (Y4M); defaults to the shared test clip.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Frames to encode per operating point.
+    #[arg(long, default_value_t = 48)]
+    pub frames: usize,
+    /// Our quantizer indices (one operating point each).
+    #[arg(long, value_delimiter = ',', default_value = "24,40,56,72,92")]
+    pub quantizers: Vec<u8>,
+    /// Skip the 1280x720 upscale.
+    #[arg(long)]
+    pub skip_720p: bool,
+}
+
+/// One encoder run at one operating point.
+#[derive(Debug, Clone, Copy)]
+struct OperatingPoint {
+    frames_per_second: f64,
+    kilobits_per_second: f64,
+    ssim_db: f64,
+}
+
+fn default_clip() -> PathBuf {
+    let shared = std::env::var_os("SALSIFY_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    shared.join("video/pexels_wolfganglanger_640x360_24p_240f.y4m")
+}
+
+fn read_pictures(path: &Path, limit: usize) -> anyhow::Result<(Vec<Picture>, f64)> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = Y4mReader::new(std::io::BufReader::new(file))?;
+    let header = reader.header().clone();
+    let rate =
+        f64::from(header.frame_rate_numerator) / f64::from(header.frame_rate_denominator.max(1));
+    let pictures = reader.take(limit).collect::<Result<Vec<_>, _>>()?;
+    if pictures.is_empty() {
+        bail!("{} has no frames", path.display());
+    }
+    Ok((pictures, rate))
+}
+
+fn packed_luma(picture: &Picture) -> Vec<u8> {
+    let mut out = Vec::with_capacity(picture.width() * picture.height());
+    picture.y.write_packed(&mut out);
+    out
+}
+
+/// Mean SSIM (dB, averaged in linear SSIM) of decoded pictures against the sources.
+fn mean_ssim_db(sources: &[Picture], decoded: &[Picture]) -> f64 {
+    let ssims: Vec<f64> = sources
+        .iter()
+        .zip(decoded)
+        .map(|(source, picture)| {
+            testbed::metrics::ssim_luma(
+                &packed_luma(source),
+                &packed_luma(picture),
+                source.width(),
+                source.height(),
+            )
+        })
+        .collect();
+    testbed::metrics::mean_ssim_db(&ssims).unwrap_or(0.0)
+}
+
+fn run_ours(pictures: &[Picture], rate: f64, quantizer: u8) -> anyhow::Result<OperatingPoint> {
+    let mut state = DecoderState::new();
+    let mut bytes = 0usize;
+    let mut decoded = Vec::with_capacity(pictures.len());
+    let started = Instant::now();
+    for picture in pictures {
+        let frame = encode(&state, picture, &EncodeParams::with_quantizer(quantizer))?;
+        bytes += frame.bytes.len();
+        state = frame.target;
+        decoded.push(frame.picture);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(OperatingPoint {
+        frames_per_second: pictures.len() as f64 / seconds,
+        kilobits_per_second: bytes as f64 * 8.0 / 1000.0 / (pictures.len() as f64 / rate),
+        ssim_db: mean_ssim_db(pictures, &decoded),
+    })
+}
+
+fn run_vpxenc(
+    input: &Path,
+    pictures: &[Picture],
+    rate: f64,
+    kilobits_per_second: f64,
+    work: &Path,
+) -> anyhow::Result<OperatingPoint> {
+    let output = work.join(format!("vpxenc-{}.ivf", kilobits_per_second.round()));
+    let started = Instant::now();
+    let status = Command::new("vpxenc")
+        .args([
+            "--codec=vp8",
+            "--rt",
+            "--cpu-used=-6",
+            "--threads=1",
+            "--lag-in-frames=0",
+            "--end-usage=cbr",
+            "--quiet",
+            "--ivf",
+        ])
+        .arg(format!(
+            "--target-bitrate={}",
+            kilobits_per_second.round().max(1.0)
+        ))
+        .arg(format!("--limit={}", pictures.len()))
+        .arg("-o")
+        .arg(&output)
+        .arg(input)
+        .status()
+        .context("running vpxenc (apt-get install vpx-tools)")?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("vpxenc failed");
+    }
+    let file = std::fs::File::open(&output)?;
+    let mut state = DecoderState::new();
+    let mut decoded = Vec::new();
+    let mut bytes = 0usize;
+    for frame in IvfReader::new(std::io::BufReader::new(file))? {
+        let frame = frame?;
+        bytes += frame.data.len();
+        let (next, picture) = decode(&state, &frame.data)?;
+        state = next;
+        decoded.extend(picture);
+    }
+    if decoded.len() != pictures.len() {
+        bail!(
+            "vpxenc produced {} frames, expected {}",
+            decoded.len(),
+            pictures.len()
+        );
+    }
+    Ok(OperatingPoint {
+        frames_per_second: pictures.len() as f64 / seconds,
+        kilobits_per_second: bytes as f64 * 8.0 / 1000.0 / (pictures.len() as f64 / rate),
+        ssim_db: mean_ssim_db(pictures, &decoded),
+    })
+}
+
+/// Least-squares cubic through (x, y) points: coefficients of 1, x, x^2, x^3.
+#[allow(clippy::needless_range_loop)]
+fn fit_cubic(points: &[(f64, f64)]) -> Option<[f64; 4]> {
+    let mut matrix = [[0.0f64; 5]; 4];
+    for &(x, y) in points {
+        let powers = [1.0, x, x * x, x * x * x];
+        for row in 0..4 {
+            for column in 0..4 {
+                matrix[row][column] += powers[row] * powers[column];
+            }
+            matrix[row][4] += powers[row] * y;
+        }
+    }
+    for pivot in 0..4 {
+        let best = (pivot..4).max_by(|&a, &b| {
+            matrix[a][pivot]
+                .abs()
+                .partial_cmp(&matrix[b][pivot].abs())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })?;
+        matrix.swap(pivot, best);
+        if matrix[pivot][pivot].abs() < 1e-12 {
+            return None;
+        }
+        for row in 0..4 {
+            if row != pivot {
+                let factor = matrix[row][pivot] / matrix[pivot][pivot];
+                for column in pivot..5 {
+                    matrix[row][column] -= factor * matrix[pivot][column];
+                }
+            }
+        }
+    }
+    Some(std::array::from_fn(|row| matrix[row][4] / matrix[row][row]))
+}
+
+fn integrate_cubic(coefficients: &[f64; 4], low: f64, high: f64) -> f64 {
+    let antiderivative = |x: f64| {
+        coefficients[0] * x
+            + coefficients[1] * x * x / 2.0
+            + coefficients[2] * x * x * x / 3.0
+            + coefficients[3] * x * x * x * x / 4.0
+    };
+    antiderivative(high) - antiderivative(low)
+}
+
+/// Bjøntegaard delta rate of `test` against `reference` on (kbit/s, SSIM dB) points: the mean
+/// bit-rate difference at equal quality over the overlapping quality range, in percent.
+fn bd_rate(reference: &[OperatingPoint], test: &[OperatingPoint]) -> Option<f64> {
+    let curve = |points: &[OperatingPoint]| {
+        let pairs: Vec<(f64, f64)> = points
+            .iter()
+            .map(|point| (point.ssim_db, point.kilobits_per_second.ln()))
+            .collect();
+        let low = pairs
+            .iter()
+            .map(|pair| pair.0)
+            .fold(f64::INFINITY, f64::min);
+        let high = pairs
+            .iter()
+            .map(|pair| pair.0)
+            .fold(f64::NEG_INFINITY, f64::max);
+        fit_cubic(&pairs).map(|fit| (fit, low, high))
+    };
+    let (reference_fit, reference_low, reference_high) = curve(reference)?;
+    let (test_fit, test_low, test_high) = curve(test)?;
+    let low = reference_low.max(test_low);
+    let high = reference_high.min(test_high);
+    if high <= low {
+        return None;
+    }
+    let difference = (integrate_cubic(&test_fit, low, high)
+        - integrate_cubic(&reference_fit, low, high))
+        / (high - low);
+    Some((difference.exp() - 1.0) * 100.0)
+}
+
+/// Frames per second of a curve at quality `ssim_db`, interpolated between its points.
+fn speed_at(points: &[OperatingPoint], ssim_db: f64) -> Option<f64> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| a.ssim_db.total_cmp(&b.ssim_db));
+    sorted.windows(2).find_map(|pair| {
+        let (a, b) = (pair[0], pair[1]);
+        (a.ssim_db <= ssim_db && ssim_db <= b.ssim_db).then(|| {
+            let t = if b.ssim_db > a.ssim_db {
+                (ssim_db - a.ssim_db) / (b.ssim_db - a.ssim_db)
+            } else {
+                0.0
+            };
+            a.frames_per_second + t * (b.frames_per_second - a.frames_per_second)
+        })
+    })
+}
+
+/// Candidate pairs (q-17 and q+23, two threads) per second, following the better one.
+fn candidate_rate(pictures: &[Picture], quantizer: u8) -> anyhow::Result<f64> {
+    let mut state = DecoderState::new();
+    let better = EncodeParams::with_quantizer(quantizer.saturating_sub(17).max(3));
+    let worse = EncodeParams::with_quantizer(quantizer.saturating_add(23).min(127));
+    let started = Instant::now();
+    for picture in pictures {
+        let mut results = encode_candidates(&state, picture, &[better, worse]);
+        let chosen = results.swap_remove(0)?;
+        state = chosen.target;
+    }
+    Ok(pictures.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> anyhow::Result<()> {
+    let (pictures, rate) = read_pictures(input, args.frames)?;
+    println!(
+        "\n== {label}: {}x{}, {} frames ==",
+        pictures[0].width(),
+        pictures[0].height(),
+        pictures.len()
+    );
+    println!("encoder  setting        fps   kbit/s  SSIM dB");
+    let mut ours = Vec::new();
+    for &quantizer in &args.quantizers {
+        let point = run_ours(&pictures, rate, quantizer)?;
+        println!(
+            "salsify  q={quantizer:<10} {:>7.1} {:>8.1} {:>8.3}",
+            point.frames_per_second, point.kilobits_per_second, point.ssim_db
+        );
+        ours.push(point);
+    }
+    let mut theirs = Vec::new();
+    for point in &ours {
+        let target = point.kilobits_per_second;
+        let vpx = run_vpxenc(input, &pictures, rate, target, work)?;
+        println!(
+            "vpxenc   {:<12} {:>7.1} {:>8.1} {:>8.3}",
+            format!("{}k", target.round()),
+            vpx.frames_per_second,
+            vpx.kilobits_per_second,
+            vpx.ssim_db
+        );
+        theirs.push(vpx);
+    }
+    match bd_rate(&theirs, &ours) {
+        Some(value) => println!("BD-rate (SSIM dB) of salsify against vpxenc: {value:+.1} %"),
+        None => println!("BD-rate: the quality ranges do not overlap"),
+    }
+    let overlap_low = ours
+        .iter()
+        .map(|p| p.ssim_db)
+        .fold(f64::INFINITY, f64::min)
+        .max(
+            theirs
+                .iter()
+                .map(|p| p.ssim_db)
+                .fold(f64::INFINITY, f64::min),
+        );
+    let overlap_high = ours
+        .iter()
+        .map(|p| p.ssim_db)
+        .fold(f64::NEG_INFINITY, f64::max)
+        .min(
+            theirs
+                .iter()
+                .map(|p| p.ssim_db)
+                .fold(f64::NEG_INFINITY, f64::max),
+        );
+    if overlap_high >= overlap_low {
+        let middle = (overlap_low + overlap_high) / 2.0;
+        if let (Some(our_speed), Some(their_speed)) =
+            (speed_at(&ours, middle), speed_at(&theirs, middle))
+        {
+            println!(
+                "speed at {middle:.2} dB SSIM: salsify {our_speed:.1} fps, vpxenc {their_speed:.1} \
+                 fps, ratio {:.2}x",
+                our_speed / their_speed
+            );
+        }
+    }
+    let pairs = candidate_rate(&pictures, 64)?;
+    println!("two candidates per frame (q 47 and 87, two threads): {pairs:.1} frames/s");
+    Ok(())
+}
+
+/// Runs `salsify bench-encode`.
+pub fn run(args: BenchEncodeArgs) -> anyhow::Result<()> {
+    let input = args.input.clone().unwrap_or_else(default_clip);
+    if !input.is_file() {
+        bail!(
+            "clip {} not found (set SALSIFY_SHARED or --input)",
+            input.display()
+        );
+    }
+    let work = std::env::temp_dir().join(format!("salsify-bench-encode-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let result = (|| -> anyhow::Result<()> {
+        bench_one("original", &input, &args, &work)?;
+        if !args.skip_720p {
+            let upscaled = work.join("upscaled-1280x720.y4m");
+            let status = Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-i"])
+                .arg(&input)
+                .args([
+                    "-frames:v",
+                    &args.frames.to_string(),
+                    "-vf",
+                    "scale=1280:720",
+                ])
+                .args(["-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe"])
+                .arg(&upscaled)
+                .status()
+                .context("running ffmpeg")?;
+            if !status.success() {
+                bail!("ffmpeg could not upscale the clip");
+            }
+            bench_one("1280x720 upscale", &upscaled, &args, &work)?;
+        }
+        Ok(())
+    })();
+    std::fs::remove_dir_all(&work).ok();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(kilobits_per_second: f64, ssim_db: f64) -> OperatingPoint {
+        OperatingPoint {
+            frames_per_second: 1.0,
+            kilobits_per_second,
+            ssim_db,
+        }
+    }
+
+    #[test]
+    fn bd_rate_of_a_curve_at_half_the_rate_is_minus_fifty_percent() {
+        let reference: Vec<_> = [(100.0, 10.0), (200.0, 12.0), (400.0, 14.0), (800.0, 16.0)]
+            .iter()
+            .map(|&(rate, quality)| point(rate, quality))
+            .collect();
+        let test: Vec<_> = reference
+            .iter()
+            .map(|p| point(p.kilobits_per_second / 2.0, p.ssim_db))
+            .collect();
+        let value = bd_rate(&reference, &test).unwrap();
+        assert!((value + 50.0).abs() < 1e-6, "{value}");
+        assert!(bd_rate(&reference, &reference).unwrap().abs() < 1e-9);
+    }
+}
