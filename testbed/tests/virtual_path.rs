@@ -62,7 +62,7 @@ fn runs_repeat_exactly_from_their_seed() {
         Trace::from_file(common::shared_file("traces/ATT-LTE-driving.down"))
             .expect("the shared trace parses"),
     );
-    let run = |seed: u64| {
+    let run = |seed: u64, record_log: bool| {
         let mut config = LinkConfig::new(Arc::clone(&trace));
         config.queue = QueueConfig::DropTail {
             packets: Some(256),
@@ -75,6 +75,7 @@ fn runs_repeat_exactly_from_their_seed() {
             mean_off_ms: 200.0,
         });
         config.seed = seed;
+        config.record_log = record_log;
         let mut link = Link::new(config, 0);
         // 6 Mbit/s of 1200-byte packets for 30 s: above the trace's rate much of the time.
         let sends = (0..18_750u64).map(|index| (index * 1600, index, 1200));
@@ -84,11 +85,15 @@ fn runs_repeat_exactly_from_their_seed() {
             .collect();
         (delivered, link.stats())
     };
-    let (first, first_stats) = run(3);
-    let (again, again_stats) = run(3);
+    let (first, first_stats) = run(3, false);
+    let (again, again_stats) = run(3, false);
     assert_eq!(first, again);
     assert_eq!(first_stats, again_stats);
-    let (other, _) = run(4);
+    // Recording a log visits every opportunity instead of skipping idle ones: same run.
+    let (logged, logged_stats) = run(3, true);
+    assert_eq!(first, logged);
+    assert_eq!(first_stats, logged_stats);
+    let (other, _) = run(4, false);
     assert_ne!(first, other);
     assert!(first_stats.queue_drops > 0 && first_stats.random_losses > 0);
     // Deliveries come out in order, never before their send time plus the delay.

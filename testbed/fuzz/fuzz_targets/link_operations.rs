@@ -1,5 +1,6 @@
 //! Random configurations and operations on a link: it never panics, delivers in order, never
-//! delivers before the delay has passed, and accounts for every packet.
+//! delivers before the delay has passed, accounts for every packet, and behaves the same whether
+//! or not it records a log (recording visits every opportunity; not recording skips idle ones).
 #![no_main]
 
 use std::sync::Arc;
@@ -55,9 +56,11 @@ fuzz_target!(|data: &[u8]| {
             duration_ms: 4,
         }];
     }
-    config.record_log = header[7] & 4 == 4;
     config.delay_before_link = header[7] & 8 == 8;
     let delay_us = config.delay_us;
+    config.record_log = true;
+    let mut logged: Link<u64> = Link::new(config.clone(), 1000);
+    config.record_log = false;
     let mut link: Link<u64> = Link::new(config, 1000);
     let mut now = 1000u64;
     let mut delivered = 0u64;
@@ -67,20 +70,25 @@ fuzz_target!(|data: &[u8]| {
         now += step * 37;
         if pair.len() == 2 && pair[1] < 200 {
             link.send(now, index as u64, usize::from(pair[1]) * 16);
+            logged.send(now, index as u64, usize::from(pair[1]) * 16);
         }
         while let Some(packet) = link.poll_delivered(now) {
+            assert_eq!(logged.poll_delivered(now), Some(packet.clone()));
             assert!(packet.delivered_us <= now);
             assert!(packet.delivered_us >= packet.sent_us + delay_us);
             assert!(packet.delivered_us >= last_delivery);
             last_delivery = packet.delivered_us;
             delivered += 1;
         }
+        assert_eq!(logged.poll_delivered(now), None);
         if let Some(next) = link.next_event_time() {
             assert!(next > now);
         }
-        let _ = link.drain_log();
+        assert_eq!(link.next_event_time(), logged.next_event_time());
+        let _ = logged.drain_log();
     }
     let stats = link.stats();
+    assert_eq!(stats, logged.stats());
     let accounted = stats.outage_drops
         + stats.random_losses
         + stats.queue_drops
