@@ -13,7 +13,7 @@
 //! channel until the next link event (`recv_timeout` is precise to well under a millisecond) and
 //! sends what the links deliver.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,8 +29,26 @@ use crate::mahimahi_log::{write_event, write_header};
 const MAX_DATAGRAM: usize = 65_536;
 /// How often receiving threads and the link thread look at the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(50);
-/// How often logs are flushed to disk.
+/// How often logs are written to disk.
 const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// Log bytes gathered before an early write.
+const LOG_FLUSH_BYTES: usize = 1 << 16;
+
+/// A log file written in whole lines: events gather in memory and reach the file in single
+/// writes of complete lines, so a relay killed at any moment leaves a log that parses.
+#[derive(Debug)]
+struct LogFile {
+    file: std::fs::File,
+    pending: Vec<u8>,
+}
+
+impl LogFile {
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.write_all(&self.pending)?;
+        self.pending.clear();
+        Ok(())
+    }
+}
 
 /// What the relay needs.
 #[derive(Debug, Clone)]
@@ -95,7 +113,7 @@ fn open_log(
     name: &str,
     config: &LinkConfig,
     command_line: &str,
-) -> io::Result<Option<BufWriter<std::fs::File>>> {
+) -> io::Result<Option<LogFile>> {
     let Some(path) = path else { return Ok(None) };
     let file = std::fs::File::create(path).map_err(|error| {
         io::Error::new(
@@ -103,14 +121,18 @@ fn open_log(
             format!("cannot create log {}: {error}", path.display()),
         )
     })?;
-    let mut writer = BufWriter::new(file);
+    let mut writer = LogFile {
+        file,
+        pending: Vec::new(),
+    };
     write_header(
-        &mut writer,
+        &mut writer.pending,
         name,
         config.trace.name(),
         &config.queue,
         command_line,
     )?;
+    writer.flush()?;
     Ok(Some(writer))
 }
 
@@ -226,14 +248,17 @@ impl Proxy {
 
 fn drain_log(
     link: &mut Link<Vec<u8>>,
-    log: &mut Option<BufWriter<std::fs::File>>,
+    log: &mut Option<LogFile>,
     log_drops: bool,
 ) -> io::Result<()> {
     if let Some(writer) = log {
         for event in link.drain_log() {
             if log_drops || !matches!(event, LogEvent::Drop { .. }) {
-                write_event(writer, &event)?;
+                write_event(&mut writer.pending, &event)?;
             }
+        }
+        if writer.pending.len() >= LOG_FLUSH_BYTES {
+            writer.flush()?;
         }
     }
     Ok(())
@@ -245,8 +270,8 @@ fn relay(
     outward: UdpSocket,
     arrivals: mpsc::Receiver<Arrival>,
     stop: Arc<AtomicBool>,
-    mut uplink_log: Option<BufWriter<std::fs::File>>,
-    mut downlink_log: Option<BufWriter<std::fs::File>>,
+    mut uplink_log: Option<LogFile>,
+    mut downlink_log: Option<LogFile>,
 ) -> io::Result<ProxyReport> {
     let start = Instant::now();
     let now_us = || start.elapsed().as_micros() as u64;
