@@ -104,30 +104,61 @@ impl EdgePixels {
         }
     }
 
-    /// Loads a vertical edge: eight pixels around `position` on each of `count` lines.
+    /// Loads a vertical edge: eight pixels around `position` on each of `count` lines
+    /// (8 or 16), transposing 8x8 byte blocks.
     #[inline(always)]
     fn load_columns(data: &[u8], position: usize, stride: usize, count: usize) -> Self {
         let mut lanes = [[0u8; 16]; 8];
-        for line in 0..count {
-            let start = position + line * stride - 4;
-            let pixels: &[u8; 8] = data[start..start + 8].try_into().expect("eight pixels");
-            for (lane, &pixel) in lanes.iter_mut().zip(pixels) {
-                lane[line] = pixel;
+        for half in 0..count / 8 {
+            let mut words = [0u64; 8];
+            for (line, word) in words.iter_mut().enumerate() {
+                let start = position + (half * 8 + line) * stride - 4;
+                *word = u64::from_le_bytes(data[start..start + 8].try_into().expect("8 pixels"));
+            }
+            transpose_bytes(&mut words);
+            for (lane, word) in lanes.iter_mut().zip(words) {
+                lane[half * 8..half * 8 + 8].copy_from_slice(&word.to_le_bytes());
             }
         }
         EdgePixels { lanes }
     }
 
-    /// Stores the six pixels a filter may change back to lines.
+    /// Stores a vertical edge back (the outermost pixels are unchanged by every filter).
     #[inline(always)]
     fn store_columns(&self, data: &mut [u8], position: usize, stride: usize, count: usize) {
-        for line in 0..count {
-            let start = position + line * stride - 3;
-            let pixels = &mut data[start..start + 6];
-            for (k, pixel) in pixels.iter_mut().enumerate() {
-                *pixel = self.lanes[k + 1][line];
+        for half in 0..count / 8 {
+            let mut words = [0u64; 8];
+            for (word, lane) in words.iter_mut().zip(&self.lanes) {
+                *word =
+                    u64::from_le_bytes(lane[half * 8..half * 8 + 8].try_into().expect("8 pixels"));
+            }
+            transpose_bytes(&mut words);
+            for (line, word) in words.iter().enumerate() {
+                let start = position + (half * 8 + line) * stride - 4;
+                data[start..start + 8].copy_from_slice(&word.to_le_bytes());
             }
         }
+    }
+}
+
+/// Transposes an 8x8 byte matrix held as eight little-endian words (byte `j` of word `i` is
+/// element (i, j)) by swapping off-diagonal 4x4, 2x2 and 1x1 blocks.
+#[inline(always)]
+fn transpose_bytes(words: &mut [u64; 8]) {
+    for i in 0..4 {
+        let t = ((words[i] >> 32) ^ words[i + 4]) & 0x0000_0000_FFFF_FFFF;
+        words[i] ^= t << 32;
+        words[i + 4] ^= t;
+    }
+    for i in [0, 1, 4, 5] {
+        let t = ((words[i] >> 16) ^ words[i + 2]) & 0x0000_FFFF_0000_FFFF;
+        words[i] ^= t << 16;
+        words[i + 2] ^= t;
+    }
+    for i in [0, 2, 4, 6] {
+        let t = ((words[i] >> 8) ^ words[i + 1]) & 0x00FF_00FF_00FF_00FF;
+        words[i] ^= t << 8;
+        words[i + 1] ^= t;
     }
 }
 
@@ -241,6 +272,17 @@ enum EdgeDirection {
     Horizontal,
 }
 
+/// Which filter an edge gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EdgeKind {
+    /// Normal filter across a macroblock edge.
+    NormalMacroblock,
+    /// Normal filter across an inner edge.
+    NormalSubblock,
+    /// Simple filter with the given edge limit.
+    Simple(i32),
+}
+
 #[inline(always)]
 fn filter_edge(
     data: &mut [u8],
@@ -248,13 +290,18 @@ fn filter_edge(
     stride: usize,
     lines: usize,
     direction: EdgeDirection,
-    apply: impl Fn(&mut EdgePixels),
+    limits: &EdgeLimits,
+    kind: EdgeKind,
 ) {
     let mut pixels = match direction {
         EdgeDirection::Vertical => EdgePixels::load_columns(data, position, stride, lines),
         EdgeDirection::Horizontal => EdgePixels::load_rows(data, position, stride, lines),
     };
-    apply(&mut pixels);
+    match kind {
+        EdgeKind::NormalMacroblock => normal_filter(&mut pixels, limits, true),
+        EdgeKind::NormalSubblock => normal_filter(&mut pixels, limits, false),
+        EdgeKind::Simple(edge_limit) => simple_filter(&mut pixels, edge_limit),
+    }
     match direction {
         EdgeDirection::Vertical => pixels.store_columns(data, position, stride, lines),
         EdgeDirection::Horizontal => pixels.store_rows(data, position, stride, lines),
@@ -311,22 +358,30 @@ fn filter_macroblock_normal(
         (&mut frame.u, 8usize),
         (&mut frame.v, 8usize),
     ];
-    let macroblock = |pixels: &mut EdgePixels| normal_filter(pixels, limits, true);
-    let subblock = |pixels: &mut EdgePixels| normal_filter(pixels, limits, false);
+    let macroblock = EdgeKind::NormalMacroblock;
+    let subblock = EdgeKind::NormalSubblock;
     for (plane, size) in planes {
         let stride = plane.stride;
         let origin = mb_y * size * stride + mb_x * size;
         let data = &mut plane.data[..];
         if mb_x > 0 {
-            filter_edge(data, origin, stride, size, Vertical, macroblock);
+            filter_edge(data, origin, stride, size, Vertical, limits, macroblock);
         }
         if inner {
             for offset in (4..size).step_by(4) {
-                filter_edge(data, origin + offset, stride, size, Vertical, subblock);
+                filter_edge(
+                    data,
+                    origin + offset,
+                    stride,
+                    size,
+                    Vertical,
+                    limits,
+                    subblock,
+                );
             }
         }
         if mb_y > 0 {
-            filter_edge(data, origin, stride, size, Horizontal, macroblock);
+            filter_edge(data, origin, stride, size, Horizontal, limits, macroblock);
         }
         if inner {
             for offset in (4..size).step_by(4) {
@@ -336,6 +391,7 @@ fn filter_macroblock_normal(
                     stride,
                     size,
                     Horizontal,
+                    limits,
                     subblock,
                 );
             }
@@ -354,18 +410,26 @@ fn filter_macroblock_simple(
     let stride = frame.y.stride;
     let origin = mb_y * 16 * stride + mb_x * 16;
     let data = &mut frame.y.data[..];
-    let macroblock = |pixels: &mut EdgePixels| simple_filter(pixels, limits.macroblock_edge);
-    let subblock = |pixels: &mut EdgePixels| simple_filter(pixels, limits.subblock_edge);
+    let macroblock = EdgeKind::Simple(limits.macroblock_edge);
+    let subblock = EdgeKind::Simple(limits.subblock_edge);
     if mb_x > 0 {
-        filter_edge(data, origin, stride, 16, Vertical, macroblock);
+        filter_edge(data, origin, stride, 16, Vertical, limits, macroblock);
     }
     if inner {
         for offset in [4, 8, 12] {
-            filter_edge(data, origin + offset, stride, 16, Vertical, subblock);
+            filter_edge(
+                data,
+                origin + offset,
+                stride,
+                16,
+                Vertical,
+                limits,
+                subblock,
+            );
         }
     }
     if mb_y > 0 {
-        filter_edge(data, origin, stride, 16, Horizontal, macroblock);
+        filter_edge(data, origin, stride, 16, Horizontal, limits, macroblock);
     }
     if inner {
         for offset in [4, 8, 12] {
@@ -375,6 +439,7 @@ fn filter_macroblock_simple(
                 stride,
                 16,
                 Horizontal,
+                limits,
                 subblock,
             );
         }
