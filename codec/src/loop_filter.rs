@@ -86,30 +86,30 @@ struct EdgePixels {
 impl EdgePixels {
     /// Loads a horizontal edge: the rows above and below `position` (the first q0 pixel).
     #[inline(always)]
-    fn load_rows(data: &[u8], position: usize, stride: usize, count: usize) -> Self {
+    fn load_rows<const LINES: usize>(data: &[u8], position: usize, stride: usize) -> Self {
         let mut lanes = [[0u8; 16]; 8];
         for (k, lane) in lanes.iter_mut().enumerate() {
             let start = position + k * stride - 4 * stride;
-            lane[..count].copy_from_slice(&data[start..start + count]);
+            lane[..LINES].copy_from_slice(&data[start..start + LINES]);
         }
         EdgePixels { lanes }
     }
 
     /// Stores the six pixels a filter may change back to rows.
     #[inline(always)]
-    fn store_rows(&self, data: &mut [u8], position: usize, stride: usize, count: usize) {
+    fn store_rows<const LINES: usize>(&self, data: &mut [u8], position: usize, stride: usize) {
         for k in 1..7 {
             let start = position + k * stride - 4 * stride;
-            data[start..start + count].copy_from_slice(&self.lanes[k][..count]);
+            data[start..start + LINES].copy_from_slice(&self.lanes[k][..LINES]);
         }
     }
 
     /// Loads a vertical edge: eight pixels around `position` on each of `count` lines
     /// (8 or 16), transposing 8x8 byte blocks.
     #[inline(always)]
-    fn load_columns(data: &[u8], position: usize, stride: usize, count: usize) -> Self {
+    fn load_columns<const LINES: usize>(data: &[u8], position: usize, stride: usize) -> Self {
         let mut lanes = [[0u8; 16]; 8];
-        for half in 0..count / 8 {
+        for half in 0..LINES / 8 {
             let mut words = [0u64; 8];
             for (line, word) in words.iter_mut().enumerate() {
                 let start = position + (half * 8 + line) * stride - 4;
@@ -125,8 +125,8 @@ impl EdgePixels {
 
     /// Stores a vertical edge back (the outermost pixels are unchanged by every filter).
     #[inline(always)]
-    fn store_columns(&self, data: &mut [u8], position: usize, stride: usize, count: usize) {
-        for half in 0..count / 8 {
+    fn store_columns<const LINES: usize>(&self, data: &mut [u8], position: usize, stride: usize) {
+        for half in 0..LINES / 8 {
             let mut words = [0u64; 8];
             for (word, lane) in words.iter_mut().zip(&self.lanes) {
                 *word =
@@ -284,18 +284,17 @@ enum EdgeKind {
 }
 
 #[inline(always)]
-fn filter_edge(
+fn filter_edge<const LINES: usize>(
     data: &mut [u8],
     position: usize,
     stride: usize,
-    lines: usize,
     direction: EdgeDirection,
     limits: &EdgeLimits,
     kind: EdgeKind,
 ) {
     let mut pixels = match direction {
-        EdgeDirection::Vertical => EdgePixels::load_columns(data, position, stride, lines),
-        EdgeDirection::Horizontal => EdgePixels::load_rows(data, position, stride, lines),
+        EdgeDirection::Vertical => EdgePixels::load_columns::<LINES>(data, position, stride),
+        EdgeDirection::Horizontal => EdgePixels::load_rows::<LINES>(data, position, stride),
     };
     match kind {
         EdgeKind::NormalMacroblock => normal_filter(&mut pixels, limits, true),
@@ -303,8 +302,8 @@ fn filter_edge(
         EdgeKind::Simple(edge_limit) => simple_filter(&mut pixels, edge_limit),
     }
     match direction {
-        EdgeDirection::Vertical => pixels.store_columns(data, position, stride, lines),
-        EdgeDirection::Horizontal => pixels.store_rows(data, position, stride, lines),
+        EdgeDirection::Vertical => pixels.store_columns::<LINES>(data, position, stride),
+        EdgeDirection::Horizontal => pixels.store_rows::<LINES>(data, position, stride),
     }
 }
 
@@ -345,6 +344,41 @@ pub fn filter_frame(
     }
 }
 
+/// Filters the edges of one `SIZE`-pixel macroblock plane whose top-left pixel is at
+/// `origin`, in libvpx's order: left edge, inner vertical edges, top edge, inner horizontal.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn filter_plane<const SIZE: usize>(
+    data: &mut [u8],
+    origin: usize,
+    stride: usize,
+    left_edge: bool,
+    top_edge: bool,
+    inner: bool,
+    limits: &EdgeLimits,
+    macroblock: EdgeKind,
+    subblock: EdgeKind,
+) {
+    use EdgeDirection::{Horizontal, Vertical};
+    if left_edge {
+        filter_edge::<SIZE>(data, origin, stride, Vertical, limits, macroblock);
+    }
+    if inner {
+        for offset in (4..SIZE).step_by(4) {
+            filter_edge::<SIZE>(data, origin + offset, stride, Vertical, limits, subblock);
+        }
+    }
+    if top_edge {
+        filter_edge::<SIZE>(data, origin, stride, Horizontal, limits, macroblock);
+    }
+    if inner {
+        for offset in (4..SIZE).step_by(4) {
+            let position = origin + offset * stride;
+            filter_edge::<SIZE>(data, position, stride, Horizontal, limits, subblock);
+        }
+    }
+}
+
 fn filter_macroblock_normal(
     frame: &mut Picture,
     mb_x: usize,
@@ -352,50 +386,35 @@ fn filter_macroblock_normal(
     limits: &EdgeLimits,
     inner: bool,
 ) {
-    use EdgeDirection::{Horizontal, Vertical};
-    let planes = [
-        (&mut frame.y, 16usize),
-        (&mut frame.u, 8usize),
-        (&mut frame.v, 8usize),
-    ];
-    let macroblock = EdgeKind::NormalMacroblock;
-    let subblock = EdgeKind::NormalSubblock;
-    for (plane, size) in planes {
+    let (left, top) = (mb_x > 0, mb_y > 0);
+    let (macroblock, subblock) = (EdgeKind::NormalMacroblock, EdgeKind::NormalSubblock);
+    let stride = frame.y.stride;
+    let origin = mb_y * 16 * stride + mb_x * 16;
+    filter_plane::<16>(
+        &mut frame.y.data,
+        origin,
+        stride,
+        left,
+        top,
+        inner,
+        limits,
+        macroblock,
+        subblock,
+    );
+    for plane in [&mut frame.u, &mut frame.v] {
         let stride = plane.stride;
-        let origin = mb_y * size * stride + mb_x * size;
-        let data = &mut plane.data[..];
-        if mb_x > 0 {
-            filter_edge(data, origin, stride, size, Vertical, limits, macroblock);
-        }
-        if inner {
-            for offset in (4..size).step_by(4) {
-                filter_edge(
-                    data,
-                    origin + offset,
-                    stride,
-                    size,
-                    Vertical,
-                    limits,
-                    subblock,
-                );
-            }
-        }
-        if mb_y > 0 {
-            filter_edge(data, origin, stride, size, Horizontal, limits, macroblock);
-        }
-        if inner {
-            for offset in (4..size).step_by(4) {
-                filter_edge(
-                    data,
-                    origin + offset * stride,
-                    stride,
-                    size,
-                    Horizontal,
-                    limits,
-                    subblock,
-                );
-            }
-        }
+        let origin = mb_y * 8 * stride + mb_x * 8;
+        filter_plane::<8>(
+            &mut plane.data,
+            origin,
+            stride,
+            left,
+            top,
+            inner,
+            limits,
+            macroblock,
+            subblock,
+        );
     }
 }
 
@@ -406,42 +425,17 @@ fn filter_macroblock_simple(
     limits: &EdgeLimits,
     inner: bool,
 ) {
-    use EdgeDirection::{Horizontal, Vertical};
     let stride = frame.y.stride;
     let origin = mb_y * 16 * stride + mb_x * 16;
-    let data = &mut frame.y.data[..];
-    let macroblock = EdgeKind::Simple(limits.macroblock_edge);
-    let subblock = EdgeKind::Simple(limits.subblock_edge);
-    if mb_x > 0 {
-        filter_edge(data, origin, stride, 16, Vertical, limits, macroblock);
-    }
-    if inner {
-        for offset in [4, 8, 12] {
-            filter_edge(
-                data,
-                origin + offset,
-                stride,
-                16,
-                Vertical,
-                limits,
-                subblock,
-            );
-        }
-    }
-    if mb_y > 0 {
-        filter_edge(data, origin, stride, 16, Horizontal, limits, macroblock);
-    }
-    if inner {
-        for offset in [4, 8, 12] {
-            filter_edge(
-                data,
-                origin + offset * stride,
-                stride,
-                16,
-                Horizontal,
-                limits,
-                subblock,
-            );
-        }
-    }
+    filter_plane::<16>(
+        &mut frame.y.data,
+        origin,
+        stride,
+        mb_x > 0,
+        mb_y > 0,
+        inner,
+        limits,
+        EdgeKind::Simple(limits.macroblock_edge),
+        EdgeKind::Simple(limits.subblock_edge),
+    );
 }
