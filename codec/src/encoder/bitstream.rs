@@ -254,6 +254,7 @@ pub fn write_mv<W: EntropyWriter>(
     base: MotionVector,
     probabilities: &[[u8; MV_PROBABILITY_COUNT]; 2],
 ) {
+    writer.observe_new_mv(mv, base);
     let row = (i32::from(mv.row) - i32::from(base.row)) / 2;
     let col = (i32::from(mv.col) - i32::from(base.col)) / 2;
     write_mv_component(writer, row, &probabilities[0]);
@@ -745,4 +746,67 @@ fn code_token_value<S: TokenSink>(sink: &mut S, band: usize, context: usize, mag
     for (index, &probability) in extra_probabilities.iter().enumerate() {
         sink.fixed((extra >> (bits - 1 - index)) & 1 == 1, probability);
     }
+}
+
+/// Collects the new motion vectors a frame codes; writes nothing.
+#[derive(Debug, Default, Clone)]
+pub struct NewMvCollector {
+    /// (vector, base) pairs in coding order.
+    pub vectors: Vec<(MotionVector, MotionVector)>,
+}
+
+impl EntropyWriter for NewMvCollector {
+    type Checkpoint = usize;
+
+    fn write_bool(&mut self, _bit: bool, _probability: u8) {}
+
+    fn checkpoint(&self) -> usize {
+        self.vectors.len()
+    }
+
+    fn rollback(&mut self, checkpoint: usize) {
+        self.vectors.truncate(checkpoint);
+    }
+
+    fn observe_new_mv(&mut self, mv: MotionVector, base: MotionVector) {
+        self.vectors.push((mv, base));
+    }
+}
+
+/// Records, for each of the 19 probabilities of a vector component, how often its decision
+/// went each way (the probability passed to the writer is the node's index).
+struct MvNodeCounter<'a> {
+    counts: &'a mut [[u32; 2]; MV_PROBABILITY_COUNT],
+}
+
+impl EntropyWriter for MvNodeCounter<'_> {
+    type Checkpoint = ();
+
+    fn write_bool(&mut self, bit: bool, probability: u8) {
+        self.counts[usize::from(probability)][usize::from(bit)] += 1;
+    }
+
+    fn checkpoint(&self) {}
+
+    fn rollback(&mut self, _checkpoint: ()) {}
+}
+
+/// Per component and probability index, how often each decision went each way when coding
+/// `vectors` ((vector, base) pairs).
+pub fn count_mv_decisions(
+    vectors: &[(MotionVector, MotionVector)],
+) -> [[[u32; 2]; MV_PROBABILITY_COUNT]; 2] {
+    let mut counts = [[[0u32; 2]; MV_PROBABILITY_COUNT]; 2];
+    let node_indices: [u8; MV_PROBABILITY_COUNT] = std::array::from_fn(|index| index as u8);
+    for &(mv, base) in vectors {
+        let row = (i32::from(mv.row) - i32::from(base.row)) / 2;
+        let col = (i32::from(mv.col) - i32::from(base.col)) / 2;
+        for (component, value) in [row, col].into_iter().enumerate() {
+            let mut counter = MvNodeCounter {
+                counts: &mut counts[component],
+            };
+            write_mv_component(&mut counter, value, &node_indices);
+        }
+    }
+    counts
 }

@@ -8,6 +8,8 @@
 
 use std::sync::OnceLock;
 
+use crate::modes::MotionVector;
+
 /// Cost of coding one decision, in 1/256 of a bit, indexed by the probability (out of 256) of the
 /// value actually coded: `-log2(p / 256) * 256`.
 pub fn probability_cost_table() -> &'static [u32; 256] {
@@ -52,6 +54,10 @@ pub trait EntropyWriter {
 
     /// Forgets everything written since `checkpoint`.
     fn rollback(&mut self, checkpoint: Self::Checkpoint);
+
+    /// Told about each new motion vector (and the vector it is coded against) just before its
+    /// bits, so a statistics pass can gather the vectors a frame codes. Ignored by default.
+    fn observe_new_mv(&mut self, _mv: MotionVector, _base: MotionVector) {}
 
     /// Codes an unsigned `bits`-wide value, most significant bit first, at probability 128.
     fn write_literal(&mut self, value: u32, bits: u32) {

@@ -10,9 +10,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::bitstream::{
-    assemble_frame, code_block_tokens, frame_tag, mv_difference_fits, write_block_tokens,
-    write_frame_header, write_inter_frame_modes, write_key_frame_modes, write_mv_component,
-    TokenCounter, TokenCounts, MAX_MV_DIFFERENCE,
+    assemble_frame, code_block_tokens, count_mv_decisions, frame_tag, mv_difference_fits,
+    write_block_tokens, write_frame_header, write_inter_frame_modes, write_key_frame_modes,
+    write_mv_component, NewMvCollector, TokenCounter, TokenCounts, MAX_MV_DIFFERENCE,
 };
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
 use super::motion::{full_pixel_search, sad, sse, PaddedPlane};
@@ -32,8 +32,8 @@ use crate::state::{
 use crate::tables::{
     CHROMA_MODE_TREE, COEFFICIENT_UPDATE_PROBABILITIES, KEY_FRAME_CHROMA_MODE_PROBABILITIES,
     KEY_FRAME_LUMA_MODE_PROBABILITIES, KEY_FRAME_LUMA_MODE_TREE,
-    KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES, LUMA_MODE_TREE, SUBBLOCK_MODE_PROBABILITIES,
-    SUBBLOCK_MODE_TREE, ZIGZAG,
+    KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES, LUMA_MODE_TREE, MV_PROBABILITY_COUNT,
+    MV_UPDATE_PROBABILITIES, SUBBLOCK_MODE_PROBABILITIES, SUBBLOCK_MODE_TREE, ZIGZAG,
 };
 use crate::tokens::{skip_macroblock, MacroblockCoefficients, TokenContext, Y2_BLOCK};
 
@@ -83,8 +83,9 @@ impl Lambda {
         // The VP8 transform scales coefficients by about 2 relative to an orthonormal one, so
         // the step in pixel terms is about half the table's step.
         let step = f64::from(ac_step) / 2.0;
-        let sse = (0.14 * step * step).max(0.05);
-        let sad = sse.sqrt() * 1.1;
+        // Tuned on the test clip against SSIM: lower weights than the usual H.264 values.
+        let sse = (0.07 * step * step).max(0.05);
+        let sad = sse.sqrt() * 0.7;
         Lambda {
             sse: (sse * 256.0).round().max(1.0) as u64,
             sad: (sad * 256.0).round().max(1.0) as u64,
@@ -1293,6 +1294,34 @@ fn choose_coefficient_probabilities(
     chosen
 }
 
+/// Chooses motion-vector probability updates worth their header bits. Updated values are sent
+/// in 7 bits, so they are even (or 1).
+fn choose_mv_probabilities(
+    vectors: &[(MotionVector, MotionVector)],
+    base: &[[u8; MV_PROBABILITY_COUNT]; 2],
+) -> [[u8; MV_PROBABILITY_COUNT]; 2] {
+    let counts = count_mv_decisions(vectors);
+    let mut chosen = *base;
+    for component in 0..2 {
+        for index in 0..MV_PROBABILITY_COUNT {
+            let node_counts = counts[component][index];
+            let update_probability = MV_UPDATE_PROBABILITIES[component][index];
+            let ideal = best_probability(node_counts);
+            let candidate = if ideal >> 1 == 0 { 1 } else { ideal & !1 };
+            let old = base[component][index];
+            let old_cost =
+                counts_cost(node_counts, old) + u64::from(bool_cost(false, update_probability));
+            let new_cost = counts_cost(node_counts, candidate)
+                + u64::from(bool_cost(true, update_probability))
+                + 7 * 256;
+            if candidate != old && new_cost < old_cost {
+                chosen[component][index] = candidate;
+            }
+        }
+    }
+    chosen
+}
+
 /// Squared error between the luma of two pictures of equal size.
 fn luma_sse(a: &Plane, b: &Plane, width: usize, height: usize) -> u64 {
     let mut total = 0u64;
@@ -1343,8 +1372,26 @@ pub fn encode_frame(
         }
     }
     let mut header = encoder.header.clone();
+    let infos_for_modes: Vec<MacroblockInfo> = codings.iter().map(|coding| coding.info).collect();
     header.probabilities.coefficients =
         choose_coefficient_probabilities(&counts, &encoder.base_probabilities.coefficients);
+    if !header.key_frame {
+        let mut collector = NewMvCollector::default();
+        for (index, coding) in codings.iter().enumerate() {
+            write_inter_frame_modes(
+                &mut collector,
+                &header,
+                &coding.info,
+                &infos_for_modes,
+                columns,
+                rows,
+                index % columns,
+                index / columns,
+            );
+        }
+        header.probabilities.mv =
+            choose_mv_probabilities(&collector.vectors, &encoder.base_probabilities.mv);
+    }
     let total = codings.len() as u32;
     let skipped = codings
         .iter()
