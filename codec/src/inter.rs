@@ -244,7 +244,7 @@ fn sixtap<const N: usize>(
         return;
     }
     // Two passes: horizontal over the rows the vertical taps need, then vertical.
-    let mut temp = [[0u8; 16]; MAX_SOURCE];
+    let mut temp = [[0u8; N]; MAX_SOURCE];
     for (row, line) in temp.iter_mut().enumerate().take(N + 5) {
         let start = origin + row * stride - MARGIN_BEFORE * stride - MARGIN_BEFORE;
         sixtap_row::<N>(&source[start..], horizontal, line);

@@ -213,10 +213,10 @@ fn normal_filter(pixels: &mut EdgePixels, limits: &EdgeLimits, macroblock_edge: 
             let sharp = if high_variance { filter } else { 0 };
             let filter1 = clamp_signed(sharp + 4) >> 3;
             let filter2 = clamp_signed(sharp + 3) >> 3;
-            let smooth = i32::from(if high_variance { 0 } else { filter });
-            let a0 = clamp_signed(((27 * smooth + 63) >> 7) as i16);
-            let a1 = clamp_signed(((18 * smooth + 63) >> 7) as i16);
-            let a2 = clamp_signed(((9 * smooth + 63) >> 7) as i16);
+            let smooth = if high_variance { 0 } else { filter };
+            let a0 = clamp_signed((27 * smooth + 63) >> 7);
+            let a1 = clamp_signed((18 * smooth + 63) >> 7);
+            let a2 = clamp_signed((9 * smooth + 63) >> 7);
             q0[i] = to_unsigned(clamp_signed(qs0 - filter1) - a0);
             p0[i] = to_unsigned(clamp_signed(ps0 + filter2) + a0);
             q1[i] = to_unsigned(qs1 - a1);

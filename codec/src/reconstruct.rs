@@ -314,7 +314,24 @@ impl<'a> FrameReconstructor<'a> {
             );
             return;
         }
-        for block in 0..16 {
+        if info.split_partitioning < 3 {
+            // Halves and quarters: each 8x8 quarter has one mv (libvpx predicts them whole).
+            for quarter in 0..4 {
+                let (qx, qy) = (quarter & 1, quarter >> 1);
+                inter::predict_block(
+                    &reference.y,
+                    x + 8 * qx,
+                    y + 8 * qy,
+                    info.subblock_mvs[qy * 8 + qx * 2],
+                    8,
+                    8,
+                    self.filter,
+                    &mut luma[qy * 8 * 16 + qx * 8..],
+                    16,
+                );
+            }
+        }
+        for block in (0..16).filter(|_| info.split_partitioning >= 3) {
             let (bx, by) = (block & 3, block >> 2);
             let offset = 4 * by * 16 + 4 * bx;
             inter::predict_block(
