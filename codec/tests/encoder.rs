@@ -208,6 +208,27 @@ fn long_run_matches_our_decoder_on_every_frame() {
     let pictures = clip(64, 320, 184);
     let frames = encode_and_check(&pictures, &EncodeParams::with_quantizer(36));
     assert_eq!(frames.len(), 64);
+    // The run exercises every kind of macroblock coding the encoder has.
+    let mut state = DecoderState::new();
+    let mut seen = std::collections::BTreeMap::new();
+    for frame in &frames {
+        let syntax = codec::parse(&state, &frame.bytes).expect("parse");
+        for info in &syntax.macroblocks {
+            let key = format!("{:?}/{:?}", info.reference, info.mode);
+            *seen.entry(key).or_insert(0usize) += 1;
+        }
+        state = frame.target.clone();
+    }
+    eprintln!("macroblock kinds: {seen:?}");
+    for kind in [
+        "Intra/Subblocks",
+        "Last/Zero",
+        "Last/Nearest",
+        "Last/New",
+        "Last/Split",
+    ] {
+        assert!(seen.contains_key(kind), "no {kind} macroblock in {seen:?}");
+    }
     // Inter frames of a slowly moving clip must be much smaller than the key frame.
     let inter_mean = frames[1..]
         .iter()

@@ -11,8 +11,9 @@
 
 use super::bitstream::{
     assemble_frame, code_block_tokens, count_mv_decisions, frame_tag, mv_difference_fits,
-    write_block_tokens, write_frame_header, write_inter_frame_modes, write_key_frame_modes,
-    write_mv_component, NewMvCollector, TokenCounter, TokenCounts, MAX_MV_DIFFERENCE,
+    split_mv_neighbours, subblock_mv_context, subblock_mv_reference, write_block_tokens,
+    write_frame_header, write_inter_frame_modes, write_key_frame_modes, write_mv_component,
+    NewMvCollector, SubblockMvReference, TokenCounter, TokenCounts, MAX_MV_DIFFERENCE,
 };
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
 use super::motion::{full_pixel_search, sad, sse, PaddedPlane};
@@ -23,7 +24,8 @@ use crate::header::{FrameHeader, LoopFilterType, QuantizerIndices, SegmentationH
 use crate::inter::{self, InterpolationFilter};
 use crate::intra::{self, ABOVE_OUTSIDE, LEFT_OUTSIDE};
 use crate::modes::{
-    find_near_mvs, MacroblockEdges, MacroblockInfo, MacroblockMode, MotionVector, SubblockMode,
+    find_near_mvs, MacroblockEdges, MacroblockInfo, MacroblockMode, MotionVector,
+    NearMotionVectors, SubblockMode,
 };
 use crate::picture::{Picture, Plane};
 use crate::state::{
@@ -33,7 +35,8 @@ use crate::tables::{
     CHROMA_MODE_TREE, COEFFICIENT_UPDATE_PROBABILITIES, KEY_FRAME_CHROMA_MODE_PROBABILITIES,
     KEY_FRAME_LUMA_MODE_PROBABILITIES, KEY_FRAME_LUMA_MODE_TREE,
     KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES, LUMA_MODE_TREE, MV_PROBABILITY_COUNT,
-    MV_UPDATE_PROBABILITIES, SUBBLOCK_MODE_PROBABILITIES, SUBBLOCK_MODE_TREE, ZIGZAG,
+    MV_UPDATE_PROBABILITIES, SPLIT_MV_PARTITIONS, SPLIT_MV_PROBABILITIES,
+    SUBBLOCK_MODE_PROBABILITIES, SUBBLOCK_MODE_TREE, SUBBLOCK_MV_REFERENCE_PROBABILITIES, ZIGZAG,
 };
 use crate::tokens::{skip_macroblock, MacroblockCoefficients, TokenContext, Y2_BLOCK};
 
@@ -908,6 +911,7 @@ impl<'a> FrameEncoder<'a> {
                 padded,
                 (mb_x * 16) as isize,
                 (mb_y * 16) as isize,
+                16,
                 &candidates,
                 range,
                 &mv_cost,
@@ -964,9 +968,257 @@ impl<'a> FrameEncoder<'a> {
                         new_rate_base + self.mv_rate(mv, best_mv),
                     );
                 }
+                // Four 8x8 vectors, when one vector leaves much unexplained.
+                if self.settings.thorough && best_distortion > SPLIT_SEARCH_MIN_SAD {
+                    if let Some((info, distortion, rate)) =
+                        self.search_split(mb_x, mb_y, source_luma, padded, &near, mv, &edges)
+                    {
+                        let cost = self
+                            .lambda
+                            .sad_cost(distortion, rate + mode_rate(4) + reference_rate);
+                        if cost < best_cost {
+                            best_cost = cost;
+                            best_info = info;
+                        }
+                    }
+                }
             }
         }
         (best_info, best_cost)
+    }
+
+    /// SPLITMV with four 8x8 partitions on the last frame: each partition's vector is searched
+    /// from the whole-macroblock vector and its neighbours. Returns the macroblock, its luma SAD
+    /// and the rate of the partitioning and vectors (1/256 bit).
+    #[allow(clippy::too_many_arguments)]
+    fn search_split(
+        &self,
+        mb_x: usize,
+        mb_y: usize,
+        source_luma: &[u8; 256],
+        padded: &PaddedPlane,
+        near: &NearMotionVectors,
+        start: MotionVector,
+        edges: &MacroblockEdges,
+    ) -> Option<(MacroblockInfo, u64, u64)> {
+        const PARTITIONING: usize = 2;
+        let reference = ReferenceKind::Last;
+        let best_mv = near.best;
+        let picture = self.references.as_ref()?.get(reference)?.picture();
+        let filter = InterpolationFilter::for_version(self.header.version);
+        let mut subblock_mvs = [MotionVector::ZERO; 16];
+        let mut total_distortion = 0u64;
+        let mut total_rate = u64::from(bool_cost(true, SPLIT_MV_PROBABILITIES[0]))
+            + u64::from(bool_cost(false, SPLIT_MV_PROBABILITIES[1]));
+        for partition in 0..4 {
+            let (qx, qy) = ((partition & 1) * 8, (partition >> 1) * 8);
+            let first = (qy / 4) * 4 + qx / 4;
+            let mut source = [0u8; 64];
+            for row in 0..8 {
+                source[row * 8..row * 8 + 8]
+                    .copy_from_slice(&source_luma[(qy + row) * 16 + qx..(qy + row) * 16 + qx + 8]);
+            }
+            let (left, above) =
+                split_mv_neighbours(&subblock_mvs, &self.infos, self.columns, mb_x, mb_y, first);
+            let probabilities =
+                &SUBBLOCK_MV_REFERENCE_PROBABILITIES[subblock_mv_context(left, above)];
+            let reference_rate = |mv: MotionVector| -> u64 {
+                let zero = |p: u8| u64::from(bool_cost(false, p));
+                let one = |p: u8| u64::from(bool_cost(true, p));
+                match subblock_mv_reference(mv, left, above) {
+                    SubblockMvReference::Left => zero(probabilities[0]),
+                    SubblockMvReference::Above => one(probabilities[0]) + zero(probabilities[1]),
+                    SubblockMvReference::Zero => {
+                        one(probabilities[0]) + one(probabilities[1]) + zero(probabilities[2])
+                    }
+                    SubblockMvReference::New => {
+                        one(probabilities[0])
+                            + one(probabilities[1])
+                            + one(probabilities[2])
+                            + self.mv_rate(mv, best_mv)
+                    }
+                }
+            };
+            let (x, y) = (mb_x * 16 + qx, mb_y * 16 + qy);
+            let distortion_of = |mv: MotionVector| -> u32 {
+                let mut prediction = [0u8; 64];
+                inter::predict_block(&picture.y, x, y, mv, 8, 8, filter, &mut prediction, 8);
+                sad(&source, 8, &prediction, 8, 8, 8)
+            };
+            let valid = |mv: MotionVector| {
+                edges.clamp(mv) == mv
+                    && (mv == left
+                        || mv == above
+                        || mv.is_zero()
+                        || mv_difference_fits(mv, best_mv))
+            };
+            let mut best = (u64::MAX, MotionVector::ZERO, 0u64, 0u64);
+            let evaluate = |mv: MotionVector, best: &mut (u64, MotionVector, u64, u64)| {
+                if !valid(mv) {
+                    return;
+                }
+                let rate = reference_rate(mv);
+                if self.lambda.sad_cost(0, rate) >= best.0 {
+                    return;
+                }
+                let distortion = u64::from(distortion_of(mv));
+                let cost = self.lambda.sad_cost(distortion, rate);
+                if cost < best.0 {
+                    *best = (cost, mv, distortion, rate);
+                }
+            };
+            for candidate in [left, above, MotionVector::ZERO, start] {
+                evaluate(candidate, &mut best);
+            }
+            let to_pixels =
+                |mv: MotionVector| ((isize::from(mv.col) >> 3), (isize::from(mv.row) >> 3));
+            let lambda_sad = self.lambda.sad;
+            let mv_cost = |dx: isize, dy: isize| -> u32 {
+                let mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
+                ((self.mv_rate(mv, best_mv) * lambda_sad) >> 16).min(u64::from(u32::MAX / 4)) as u32
+            };
+            let ((dx, dy), _) = full_pixel_search(
+                &source,
+                8,
+                padded,
+                x as isize,
+                y as isize,
+                8,
+                &[to_pixels(start), to_pixels(left), to_pixels(above)],
+                24,
+                &mv_cost,
+            );
+            evaluate(
+                MotionVector::new((dy * 8) as i16, (dx * 8) as i16),
+                &mut best,
+            );
+            for step in [4i16, 2] {
+                let center = best.1;
+                for (dr, dc) in [(-1i16, 0i16), (1, 0), (0, -1), (0, 1)] {
+                    evaluate(
+                        MotionVector::new(center.row + dr * step, center.col + dc * step),
+                        &mut best,
+                    );
+                }
+            }
+            if best.0 == u64::MAX {
+                return None;
+            }
+            let (_, mv, distortion, rate) = best;
+            for (block, &p) in SPLIT_MV_PARTITIONS[PARTITIONING].iter().enumerate() {
+                if usize::from(p) == partition {
+                    subblock_mvs[block] = mv;
+                }
+            }
+            total_distortion += distortion;
+            total_rate += rate;
+        }
+        // Four equal vectors are a whole-macroblock vector: not worth a split.
+        if subblock_mvs.iter().all(|&mv| mv == subblock_mvs[0]) {
+            return None;
+        }
+        Some((
+            MacroblockInfo {
+                mode: MacroblockMode::Split,
+                reference,
+                mv: subblock_mvs[15],
+                subblock_mvs,
+                split_partitioning: PARTITIONING as u8,
+                ..MacroblockInfo::default()
+            },
+            total_distortion,
+            total_rate,
+        ))
+    }
+
+    /// Luma and chroma prediction of a SPLITMV macroblock, block by block as the decoder does.
+    fn predict_split(
+        &self,
+        info: &MacroblockInfo,
+        mb_x: usize,
+        mb_y: usize,
+        luma: &mut [u8; 256],
+        chroma: &mut [[u8; 64]; 2],
+    ) {
+        let picture = self
+            .references
+            .as_ref()
+            .and_then(|references| references.get(info.reference))
+            .expect("inter frames have references")
+            .picture();
+        let filter = InterpolationFilter::for_version(self.header.version);
+        let full_pixel = self.header.version == 3;
+        let (x, y) = (mb_x * 16, mb_y * 16);
+        for block in 0..16 {
+            let (bx, by) = (block & 3, block >> 2);
+            inter::predict_block(
+                &picture.y,
+                x + 4 * bx,
+                y + 4 * by,
+                info.subblock_mvs[block],
+                4,
+                4,
+                filter,
+                &mut luma[4 * by * 16 + 4 * bx..],
+                16,
+            );
+        }
+        for group_y in 0..2 {
+            for group_x in 0..2 {
+                let first = group_y * 8 + group_x * 2;
+                let mvs = [
+                    info.subblock_mvs[first],
+                    info.subblock_mvs[first + 1],
+                    info.subblock_mvs[first + 4],
+                    info.subblock_mvs[first + 5],
+                ];
+                let mv = inter::chroma_mv_of_group(mvs, full_pixel);
+                let offset = group_y * 4 * 8 + group_x * 4;
+                for (plane, out) in [&picture.u, &picture.v].into_iter().zip(chroma.iter_mut()) {
+                    inter::predict_block(
+                        plane,
+                        mb_x * 8 + 4 * group_x,
+                        mb_y * 8 + 4 * group_y,
+                        mv,
+                        4,
+                        4,
+                        filter,
+                        &mut out[offset..],
+                        8,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Quantises and reconstructs a 16x16 luma residual without a Y2 block (SPLITMV).
+    fn code_luma_without_y2(
+        &self,
+        source: &[u8; 256],
+        prediction: &[u8; 256],
+        levels: &mut [[i16; 16]; 25],
+        coefficients: &mut MacroblockCoefficients,
+        out: &mut [u8; 256],
+    ) {
+        levels[Y2_BLOCK] = [0; 16];
+        coefficients.blocks[Y2_BLOCK] = [0; 16];
+        out.copy_from_slice(prediction);
+        for block in 0..16 {
+            let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
+            let mut residual = [0i16; 16];
+            for row in 0..4 {
+                for column in 0..4 {
+                    let index = (by + row) * 16 + bx + column;
+                    residual[row * 4 + column] =
+                        i16::from(source[index]) - i16::from(prediction[index]);
+                }
+            }
+            let (block_levels, dequantized) =
+                quantize_scan(&self.quantizers.y1, &forward_dct4x4(&residual), 0);
+            levels[block] = block_levels;
+            coefficients.blocks[block] = dequantized;
+            crate::transform::add_inverse_dct(&dequantized, out, by * 16 + bx, 16);
+        }
     }
 
     /// Decides, codes and reconstructs macroblock (`mb_x`, `mb_y`).
@@ -1012,21 +1264,38 @@ impl<'a> FrameEncoder<'a> {
             info = candidate;
             let mut luma_prediction = [0u8; 256];
             let mut chroma_prediction = [[0u8; 64]; 2];
-            self.predict_inter(
-                info.reference,
-                mb_x,
-                mb_y,
-                info.mv,
-                &mut luma_prediction,
-                &mut chroma_prediction,
-            );
-            self.code_luma_with_y2(
-                &source_luma,
-                &luma_prediction,
-                &mut levels,
-                &mut coefficients,
-                &mut luma_out,
-            );
+            if info.mode == MacroblockMode::Split {
+                self.predict_split(
+                    &info,
+                    mb_x,
+                    mb_y,
+                    &mut luma_prediction,
+                    &mut chroma_prediction,
+                );
+                self.code_luma_without_y2(
+                    &source_luma,
+                    &luma_prediction,
+                    &mut levels,
+                    &mut coefficients,
+                    &mut luma_out,
+                );
+            } else {
+                self.predict_inter(
+                    info.reference,
+                    mb_x,
+                    mb_y,
+                    info.mv,
+                    &mut luma_prediction,
+                    &mut chroma_prediction,
+                );
+                self.code_luma_with_y2(
+                    &source_luma,
+                    &luma_prediction,
+                    &mut levels,
+                    &mut coefficients,
+                    &mut luma_out,
+                );
+            }
             self.code_chroma(
                 [&source_u, &source_v],
                 [&chroma_prediction[0], &chroma_prediction[1]],
@@ -1110,6 +1379,9 @@ impl<'a> FrameEncoder<'a> {
         }
     }
 }
+
+/// Whole-macroblock luma SAD above which SPLITMV is tried (about 4 per pixel).
+const SPLIT_SEARCH_MIN_SAD: u32 = 1024;
 
 /// Writes a packed block into a plane.
 fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8]) {

@@ -147,7 +147,7 @@ pub fn approximate_vector_cost(difference: QuarterPelVector) -> u32 {
     component(difference.row) + component(difference.column)
 }
 
-/// Whole-pixel search of a 16x16 block: starts from each candidate (whole-pixel positions in
+/// Whole-pixel search of a square `size`-pixel block: starts from each candidate (whole-pixel positions in
 /// pixels), descends a large then a small diamond, and returns the best (vector in whole pixels,
 /// cost). `cost_of_vector` gives the rate term, already scaled to distortion units.
 #[allow(clippy::too_many_arguments)]
@@ -157,16 +157,17 @@ pub fn full_pixel_search(
     reference: &PaddedPlane,
     block_x: isize,
     block_y: isize,
+    size: usize,
     candidates: &[(isize, isize)],
     range: isize,
     cost_of_vector: &dyn Fn(isize, isize) -> u32,
 ) -> ((isize, isize), u32) {
     let allowed = |dx: isize, dy: isize| {
-        dx.abs() <= range && dy.abs() <= range && reference.holds(block_x + dx, block_y + dy, 16)
+        dx.abs() <= range && dy.abs() <= range && reference.holds(block_x + dx, block_y + dy, size)
     };
     let evaluate = |dx: isize, dy: isize| -> u32 {
         let block = reference.block(block_x + dx, block_y + dy);
-        sad(source, source_stride, block, reference.stride(), 16, 16) + cost_of_vector(dx, dy)
+        sad(source, source_stride, block, reference.stride(), size, size) + cost_of_vector(dx, dy)
     };
 
     let mut best = (0isize, 0isize);
@@ -316,6 +317,7 @@ mod tests {
             &padded,
             block_x,
             block_y,
+            16,
             &[(4, -2)],
             16,
             &|_, _| 0,
