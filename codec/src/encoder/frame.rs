@@ -230,6 +230,8 @@ struct FrameEncoder<'a> {
     padded_references: Vec<(ReferenceKind, PaddedPlane)>,
     quantizers: Quantizers,
     lambda: Lambda,
+    /// A zero-vector SAD at or below which a macroblock takes ZEROMV without further search.
+    zero_enough_sad: u32,
     luma_mode_costs: [u32; 5],
     /// Cost of each motion-vector component difference (row, column), indexed by the
     /// quarter-pixel value plus [`MAX_MV_DIFFERENCE`].
@@ -337,6 +339,7 @@ impl<'a> FrameEncoder<'a> {
             }
         }
         let lambda = Lambda::new(i32::from(factors.y1[1]));
+        let zero_enough_sad = (ZERO_ENOUGH_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
         let mv_costs = std::array::from_fn(|component| {
             (-MAX_MV_DIFFERENCE..=MAX_MV_DIFFERENCE)
                 .map(|value| {
@@ -381,6 +384,7 @@ impl<'a> FrameEncoder<'a> {
             padded_references,
             quantizers,
             lambda,
+            zero_enough_sad,
             infos: vec![MacroblockInfo::default(); columns * rows],
             above_contexts: vec![[0; 9]; columns],
             left_context: [0; 9],
@@ -811,13 +815,14 @@ impl<'a> FrameEncoder<'a> {
         counter.cost()
     }
 
-    /// Decides one inter-frame macroblock: the best inter candidate against intra.
+    /// Decides one inter-frame macroblock: the best inter candidate, and whether it is so good
+    /// that intra need not be tried.
     fn decide_inter_macroblock(
         &self,
         mb_x: usize,
         mb_y: usize,
         source_luma: &[u8; 256],
-    ) -> (MacroblockInfo, u64) {
+    ) -> (MacroblockInfo, u64, bool) {
         let edges = MacroblockEdges::new(mb_x, mb_y, self.columns, self.rows);
         let mut best_info = MacroblockInfo::default();
         let mut best_cost = u64::MAX;
@@ -869,6 +874,10 @@ impl<'a> FrameEncoder<'a> {
                 zero_sad,
                 mode_rate(0),
             );
+            if reference == ReferenceKind::Last && zero_sad <= self.zero_enough_sad {
+                // Unchanged background: nothing else will be worth its search.
+                return (best_info, best_cost, true);
+            }
             let nearest_sad = if near.nearest.is_zero() {
                 zero_sad
             } else {
@@ -984,7 +993,7 @@ impl<'a> FrameEncoder<'a> {
                 }
             }
         }
-        (best_info, best_cost)
+        (best_info, best_cost, false)
     }
 
     /// SPLITMV with four 8x8 partitions on the last frame: each partition's vector is searched
@@ -1238,7 +1247,8 @@ impl<'a> FrameEncoder<'a> {
         let mut info = MacroblockInfo::default();
         let mut inter_choice = None;
         if !self.header.key_frame {
-            let (candidate, inter_cost) = self.decide_inter_macroblock(mb_x, mb_y, &source_luma);
+            let (candidate, inter_cost, settled) =
+                self.decide_inter_macroblock(mb_x, mb_y, &source_luma);
             // A quick intra estimate: the best whole-block mode by SAD.
             let (x, y) = (mb_x * 16, mb_y * 16);
             let mut above = [0u8; 17];
@@ -1247,7 +1257,7 @@ impl<'a> FrameEncoder<'a> {
             let mut prediction = [0u8; 256];
             let intra_rate = self.reference_rate(ReferenceKind::Intra);
             let mut intra_cost = u64::MAX;
-            for mode in WHOLE_BLOCK_MODES {
+            for mode in WHOLE_BLOCK_MODES.into_iter().filter(|_| !settled) {
                 intra::predict_block(mode, 16, &above, &left, y > 0, x > 0, &mut prediction, 16);
                 let cost = self.lambda.sad_cost(
                     u64::from(sad(&source_luma, 16, &prediction, 16, 16, 16)),
@@ -1379,6 +1389,10 @@ impl<'a> FrameEncoder<'a> {
         }
     }
 }
+
+/// Zero-vector SAD, per unit of the AC step, below which a macroblock takes ZEROMV at once: the
+/// residual would mostly quantise away.
+const ZERO_ENOUGH_SAD_PER_STEP: f64 = 4.0;
 
 /// Whole-macroblock luma SAD above which SPLITMV is tried (about 4 per pixel).
 const SPLIT_SEARCH_MIN_SAD: u32 = 1024;
@@ -1771,16 +1785,37 @@ fn choose_filter_level(
     if !encoder.settings.thorough {
         return guess as u8;
     }
-    let width = encoder.columns * 16;
-    let height = encoder.rows * 16;
+    // Trials run on a band of macroblock rows in the middle of the frame: a quarter of the
+    // frame predicts the whole frame's best level well at a quarter of the cost.
+    let band_rows = (encoder.rows / 4).max(2).min(encoder.rows);
+    let first_row = (encoder.rows - band_rows) / 2;
+    let columns = encoder.columns;
+    let band = |plane: &Plane, size: usize| {
+        let start = first_row * size * plane.stride;
+        Plane {
+            width: plane.width,
+            height: band_rows * size,
+            stride: plane.stride,
+            data: plane.data[start..start + band_rows * size * plane.stride].to_vec(),
+        }
+    };
+    let band_recon = Picture {
+        y: band(&encoder.recon.y, 16),
+        u: band(&encoder.recon.u, 8),
+        v: band(&encoder.recon.v, 8),
+    };
+    let band_source = band(&encoder.source.y, 16);
+    let band_infos = &infos[first_row * columns..(first_row + band_rows) * columns];
+    let band_inner = &inner_edges[first_row * columns..(first_row + band_rows) * columns];
+    let mut trial_header = header.clone();
+    trial_header.height = (band_rows * 16) as u16;
     let mut best = (u64::MAX, guess as u8);
     for level in [guess - 8, guess - 4, guess, guess + 4] {
         let level = level.clamp(0, 63) as u8;
-        let mut trial_header = header.clone();
         trial_header.filter_level = level;
-        let mut frame = encoder.recon.clone();
-        crate::loop_filter::filter_frame(&mut frame, &trial_header, infos, inner_edges);
-        let error = luma_sse(&frame.y, &encoder.source.y, width, height);
+        let mut frame = band_recon.clone();
+        crate::loop_filter::filter_frame(&mut frame, &trial_header, band_infos, band_inner);
+        let error = luma_sse(&frame.y, &band_source, columns * 16, band_rows * 16);
         if error < best.0 {
             best = (error, level);
         }
