@@ -28,6 +28,9 @@ pub struct BenchEncodeArgs {
     /// Skip the 1280x720 upscale.
     #[arg(long)]
     pub skip_720p: bool,
+    /// Timed runs per operating point; the fastest counts (other load only slows a run down).
+    #[arg(long, default_value_t = 2)]
+    pub repetitions: usize,
 }
 
 /// One encoder run at one operating point.
@@ -81,18 +84,28 @@ fn mean_ssim_db(sources: &[Picture], decoded: &[Picture]) -> f64 {
     testbed::metrics::mean_ssim_db(&ssims).unwrap_or(0.0)
 }
 
-fn run_ours(pictures: &[Picture], rate: f64, quantizer: u8) -> anyhow::Result<OperatingPoint> {
-    let mut state = DecoderState::new();
+fn run_ours(
+    pictures: &[Picture],
+    rate: f64,
+    quantizer: u8,
+    repetitions: usize,
+) -> anyhow::Result<OperatingPoint> {
+    let mut seconds = f64::INFINITY;
     let mut bytes = 0usize;
     let mut decoded = Vec::with_capacity(pictures.len());
-    let started = Instant::now();
-    for picture in pictures {
-        let frame = encode(&state, picture, &EncodeParams::with_quantizer(quantizer))?;
-        bytes += frame.bytes.len();
-        state = frame.target;
-        decoded.push(frame.picture);
+    for _ in 0..repetitions.max(1) {
+        let mut state = DecoderState::new();
+        bytes = 0;
+        decoded.clear();
+        let started = Instant::now();
+        for picture in pictures {
+            let frame = encode(&state, picture, &EncodeParams::with_quantizer(quantizer))?;
+            bytes += frame.bytes.len();
+            state = frame.target;
+            decoded.push(frame.picture);
+        }
+        seconds = seconds.min(started.elapsed().as_secs_f64());
     }
-    let seconds = started.elapsed().as_secs_f64();
     Ok(OperatingPoint {
         frames_per_second: pictures.len() as f64 / seconds,
         kilobits_per_second: bytes as f64 * 8.0 / 1000.0 / (pictures.len() as f64 / rate),
@@ -106,33 +119,37 @@ fn run_vpxenc(
     rate: f64,
     kilobits_per_second: f64,
     work: &Path,
+    repetitions: usize,
 ) -> anyhow::Result<OperatingPoint> {
     let output = work.join(format!("vpxenc-{}.ivf", kilobits_per_second.round()));
-    let started = Instant::now();
-    let status = Command::new("vpxenc")
-        .args([
-            "--codec=vp8",
-            "--rt",
-            "--cpu-used=-6",
-            "--threads=1",
-            "--lag-in-frames=0",
-            "--end-usage=cbr",
-            "--quiet",
-            "--ivf",
-        ])
-        .arg(format!(
-            "--target-bitrate={}",
-            kilobits_per_second.round().max(1.0)
-        ))
-        .arg(format!("--limit={}", pictures.len()))
-        .arg("-o")
-        .arg(&output)
-        .arg(input)
-        .status()
-        .context("running vpxenc (apt-get install vpx-tools)")?;
-    let seconds = started.elapsed().as_secs_f64();
-    if !status.success() {
-        bail!("vpxenc failed");
+    let mut seconds = f64::INFINITY;
+    for _ in 0..repetitions.max(1) {
+        let started = Instant::now();
+        let status = Command::new("vpxenc")
+            .args([
+                "--codec=vp8",
+                "--rt",
+                "--cpu-used=-6",
+                "--threads=1",
+                "--lag-in-frames=0",
+                "--end-usage=cbr",
+                "--quiet",
+                "--ivf",
+            ])
+            .arg(format!(
+                "--target-bitrate={}",
+                kilobits_per_second.round().max(1.0)
+            ))
+            .arg(format!("--limit={}", pictures.len()))
+            .arg("-o")
+            .arg(&output)
+            .arg(input)
+            .status()
+            .context("running vpxenc (apt-get install vpx-tools)")?;
+        seconds = seconds.min(started.elapsed().as_secs_f64());
+        if !status.success() {
+            bail!("vpxenc failed");
+        }
     }
     let file = std::fs::File::open(&output)?;
     let mut state = DecoderState::new();
@@ -254,17 +271,21 @@ fn speed_at(points: &[OperatingPoint], ssim_db: f64) -> Option<f64> {
 }
 
 /// Candidate pairs (q-17 and q+23, two threads) per second, following the better one.
-fn candidate_rate(pictures: &[Picture], quantizer: u8) -> anyhow::Result<f64> {
-    let mut state = DecoderState::new();
+fn candidate_rate(pictures: &[Picture], quantizer: u8, repetitions: usize) -> anyhow::Result<f64> {
     let better = EncodeParams::with_quantizer(quantizer.saturating_sub(17).max(3));
     let worse = EncodeParams::with_quantizer(quantizer.saturating_add(23).min(127));
-    let started = Instant::now();
-    for picture in pictures {
-        let mut results = encode_candidates(&state, picture, &[better, worse]);
-        let chosen = results.swap_remove(0)?;
-        state = chosen.target;
+    let mut seconds = f64::INFINITY;
+    for _ in 0..repetitions.max(1) {
+        let mut state = DecoderState::new();
+        let started = Instant::now();
+        for picture in pictures {
+            let mut results = encode_candidates(&state, picture, &[better, worse]);
+            let chosen = results.swap_remove(0)?;
+            state = chosen.target;
+        }
+        seconds = seconds.min(started.elapsed().as_secs_f64());
     }
-    Ok(pictures.len() as f64 / started.elapsed().as_secs_f64())
+    Ok(pictures.len() as f64 / seconds)
 }
 
 fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> anyhow::Result<()> {
@@ -278,7 +299,7 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
     println!("encoder  setting        fps   kbit/s  SSIM dB");
     let mut ours = Vec::new();
     for &quantizer in &args.quantizers {
-        let point = run_ours(&pictures, rate, quantizer)?;
+        let point = run_ours(&pictures, rate, quantizer, args.repetitions)?;
         println!(
             "salsify  q={quantizer:<10} {:>7.1} {:>8.1} {:>8.3}",
             point.frames_per_second, point.kilobits_per_second, point.ssim_db
@@ -288,7 +309,7 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
     let mut theirs = Vec::new();
     for point in &ours {
         let target = point.kilobits_per_second;
-        let vpx = run_vpxenc(input, &pictures, rate, target, work)?;
+        let vpx = run_vpxenc(input, &pictures, rate, target, work, args.repetitions)?;
         println!(
             "vpxenc   {:<12} {:>7.1} {:>8.1} {:>8.3}",
             format!("{}k", target.round()),
@@ -334,7 +355,7 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
             );
         }
     }
-    let pairs = candidate_rate(&pictures, 64)?;
+    let pairs = candidate_rate(&pictures, 64, args.repetitions)?;
     println!("two candidates per frame (q 47 and 87, two threads): {pairs:.1} frames/s");
     Ok(())
 }
