@@ -203,6 +203,9 @@ pub fn run_link_plot(args: LinkPlotArgs) -> anyhow::Result<()> {
         "95th percentile signal delay: {:.0} ms",
         analysis.p95_signal_delay_ms
     )?;
+    if let Err(reason) = testbed::plot::png_font() {
+        eprintln!("salsify link-plot: warning: PNG plots go without text: {reason}");
+    }
     for path in testbed::plot::write_plots(&analysis, &args.out)? {
         writeln!(out, "wrote {}", path.display())?;
     }

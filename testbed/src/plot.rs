@@ -1,7 +1,7 @@
 //! Plots of a link log, like mahimahi's `mm-throughput-graph` (capacity, ingress and throughput
-//! over time) and `mm-delay-graph` (per-packet queueing delay over time), as SVG (with axis labels
-//! and captions) and PNG (axes and curves; the PNG backend is built without font support to keep
-//! the dependency tree small, so it carries no text).
+//! over time) and `mm-delay-graph` (per-packet queueing delay over time), as SVG and PNG, both
+//! with captions, axis labels and legends. PNG text needs a font file at run time (see
+//! [`png_font`]: `SALSIFY_FONT` or DejaVu Sans); without one, PNGs carry axes and curves only.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::mahimahi_log::LogAnalysis;
+
+mod font;
+
+pub use font::{png_font, FontUnavailable, FONT_VARIABLE, SYSTEM_FONTS};
 
 /// Why a plot could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +31,9 @@ const THROUGHPUT_COLOR: RGBColor = RGBColor(255, 96, 64);
 const DELAY_COLOR: RGBColor = RGBColor(0, 64, 0);
 
 /// Writes `<prefix>-throughput.{svg,png}` and `<prefix>-delay.{svg,png}` and returns their paths.
+/// The PNGs carry text when [`png_font`] found a font.
 pub fn write_plots(analysis: &LogAnalysis, prefix: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let png_text = png_font().is_ok();
     let path = |suffix: &str| {
         let mut name = prefix.as_os_str().to_owned();
         name.push(suffix);
@@ -47,7 +53,7 @@ pub fn write_plots(analysis: &LogAnalysis, prefix: &Path) -> Result<Vec<PathBuf>
     }
     {
         let area = BitMapBackend::new(&outputs[1], size).into_drawing_area();
-        draw_throughput(&area, analysis, false).map_err(plot_error(&outputs[1]))?;
+        draw_throughput(&area, analysis, png_text).map_err(plot_error(&outputs[1]))?;
         area.present().map_err(plot_error(&outputs[1]))?;
     }
     {
@@ -57,7 +63,7 @@ pub fn write_plots(analysis: &LogAnalysis, prefix: &Path) -> Result<Vec<PathBuf>
     }
     {
         let area = BitMapBackend::new(&outputs[3], size).into_drawing_area();
-        draw_delay(&area, analysis, false).map_err(plot_error(&outputs[3]))?;
+        draw_delay(&area, analysis, png_text).map_err(plot_error(&outputs[3]))?;
         area.present().map_err(plot_error(&outputs[3]))?;
     }
     Ok(outputs.to_vec())
@@ -145,6 +151,8 @@ fn draw_throughput<DB: DrawingBackend>(
             .configure_mesh()
             .x_desc("time (s)")
             .y_desc("throughput (Mbit/s)")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
             .draw()?;
     } else {
         draw_plain_grid(&mut chart, time_range(analysis), peak)?;
@@ -180,6 +188,7 @@ fn draw_throughput<DB: DrawingBackend>(
     if with_text {
         chart
             .configure_series_labels()
+            .label_font(("sans-serif", 14))
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()?;
@@ -224,6 +233,8 @@ fn draw_delay<DB: DrawingBackend>(
             .configure_mesh()
             .x_desc("time (s)")
             .y_desc("queueing delay (ms)")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
             .draw()?;
     } else {
         draw_plain_grid(&mut chart, time_range(analysis), peak)?;

@@ -8,6 +8,29 @@ use testbed::mahimahi_log::{analyze, read_log, write_event, write_header};
 use testbed::plot::write_plots;
 use testbed::{run_link, Link, LinkConfig, QueueConfig, Trace};
 
+/// Counts near-black pixels (every channel below 100) in the given rows of an 8-bit RGB or RGBA
+/// PNG.
+fn dark_pixels(png_bytes: &[u8], rows: std::ops::Range<usize>) -> usize {
+    let mut reader = png::Decoder::new(png_bytes)
+        .read_info()
+        .expect("PNG header");
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).expect("PNG data");
+    let channels = match frame.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    assert_eq!(frame.bit_depth, png::BitDepth::Eight);
+    pixels
+        .chunks(frame.line_size)
+        .take(rows.end)
+        .skip(rows.start)
+        .flat_map(|row| row.chunks(channels))
+        .filter(|pixel| pixel[..3].iter().all(|&channel| channel < 100))
+        .count()
+}
+
 #[test]
 fn logged_run_analyses_like_mm_throughput_graph_and_plots() {
     // 2 opportunities per ms (24.064 Mbit/s) for 2 s; a 1000-byte packet every 100 µs
@@ -55,12 +78,25 @@ fn logged_run_analyses_like_mm_throughput_graph_and_plots() {
         analysis.p95_packet_delay_ms
     );
 
+    if let Err(error) = testbed::plot::png_font() {
+        panic!("PNG plots need a font to carry text: {error}");
+    }
     let outputs = write_plots(&analysis, &dir.join("uplink")).expect("plots are drawn");
     assert_eq!(outputs.len(), 4);
     for output in &outputs {
         let bytes = std::fs::read(output).expect("plot written");
         match output.extension().and_then(|e| e.to_str()) {
-            Some("png") => assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n"),
+            Some("png") => {
+                assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+                // The caption sits between the 20-pixel margin and the chart: without text
+                // that band holds nothing darker than the grid and the curves.
+                let dark = dark_pixels(&bytes, 22..40);
+                assert!(
+                    dark > 100,
+                    "{}: only {dark} dark pixels where the caption goes",
+                    output.display()
+                );
+            }
             Some("svg") => {
                 let text = String::from_utf8(bytes).unwrap();
                 assert!(text.contains("<svg") && text.contains("time (s)"));
