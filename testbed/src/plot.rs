@@ -30,63 +30,132 @@ const INGRESS_COLOR: RGBColor = RGBColor(0, 32, 160);
 const THROUGHPUT_COLOR: RGBColor = RGBColor(255, 96, 64);
 const DELAY_COLOR: RGBColor = RGBColor(0, 64, 0);
 
+/// Plot images are this many pixels wide and high.
+const SIZE: (u32, u32) = (1024, 560);
+
+/// The two charts drawn from a log.
+#[derive(Debug, Clone, Copy)]
+enum Chart {
+    /// Capacity, ingress and throughput over time, like `mm-throughput-graph`.
+    Throughput,
+    /// Per-packet queueing delay over time, like `mm-delay-graph`.
+    Delay,
+}
+
+impl Chart {
+    /// The file name part after the prefix.
+    fn name(self) -> &'static str {
+        match self {
+            Chart::Throughput => "throughput",
+            Chart::Delay => "delay",
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        self,
+        area: &DrawingArea<DB, Shift>,
+        analysis: &LogAnalysis,
+        with_text: bool,
+    ) -> DrawResult<DB> {
+        match self {
+            Chart::Throughput => draw_throughput(area, analysis, with_text),
+            Chart::Delay => draw_delay(area, analysis, with_text),
+        }
+    }
+}
+
 /// Writes `<prefix>-throughput.{svg,png}` and `<prefix>-delay.{svg,png}` and returns their paths.
 /// The PNGs carry text when [`png_font`] found a font.
 pub fn write_plots(analysis: &LogAnalysis, prefix: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let png_text = png_font().is_ok();
-    let path = |suffix: &str| {
-        let mut name = prefix.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
-    };
-    let outputs = [
-        path("-throughput.svg"),
-        path("-throughput.png"),
-        path("-delay.svg"),
-        path("-delay.png"),
-    ];
-    let size = (1024, 560);
-    {
-        let area = SVGBackend::new(&outputs[0], size).into_drawing_area();
-        draw_throughput(&area, analysis, true).map_err(plot_error(&outputs[0]))?;
-        area.present().map_err(plot_error(&outputs[0]))?;
+    let mut outputs = Vec::with_capacity(4);
+    for chart in [Chart::Throughput, Chart::Delay] {
+        let path = |extension: &str| {
+            let mut name = prefix.as_os_str().to_owned();
+            name.push(format!("-{}.{extension}", chart.name()));
+            PathBuf::from(name)
+        };
+        let svg = path("svg");
+        render(
+            SVGBackend::new(&svg, SIZE).into_drawing_area(),
+            &svg,
+            |area| chart.draw(area, analysis, true),
+        )?;
+        outputs.push(svg);
+        let png = path("png");
+        render(
+            BitMapBackend::new(&png, SIZE).into_drawing_area(),
+            &png,
+            |area| chart.draw(area, analysis, png_text),
+        )?;
+        outputs.push(png);
     }
-    {
-        let area = BitMapBackend::new(&outputs[1], size).into_drawing_area();
-        draw_throughput(&area, analysis, png_text).map_err(plot_error(&outputs[1]))?;
-        area.present().map_err(plot_error(&outputs[1]))?;
-    }
-    {
-        let area = SVGBackend::new(&outputs[2], size).into_drawing_area();
-        draw_delay(&area, analysis, true).map_err(plot_error(&outputs[2]))?;
-        area.present().map_err(plot_error(&outputs[2]))?;
-    }
-    {
-        let area = BitMapBackend::new(&outputs[3], size).into_drawing_area();
-        draw_delay(&area, analysis, png_text).map_err(plot_error(&outputs[3]))?;
-        area.present().map_err(plot_error(&outputs[3]))?;
-    }
-    Ok(outputs.to_vec())
+    Ok(outputs)
 }
 
-fn plot_error<E: std::fmt::Debug>(file: &Path) -> impl Fn(E) -> PlotError + '_ {
-    move |error| PlotError {
+/// Draws on `area` and writes it out to `file`.
+fn render<DB: DrawingBackend>(
+    area: DrawingArea<DB, Shift>,
+    file: &Path,
+    draw: impl FnOnce(&DrawingArea<DB, Shift>) -> DrawResult<DB>,
+) -> Result<(), PlotError> {
+    let plot_error = |error: DrawingAreaErrorKind<DB::ErrorType>| PlotError {
         file: file.display().to_string(),
         message: format!("{error:?}"),
-    }
+    };
+    draw(&area).map_err(plot_error)?;
+    area.present().map_err(plot_error)
 }
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-fn time_range(analysis: &LogAnalysis) -> std::ops::Range<f64> {
+type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The text around a chart.
+struct Labels {
+    caption: String,
+    y_description: &'static str,
+}
+
+/// The part both charts share: a white background, the time axis over the log's span against
+/// `0..y_peak` (with 5 % headroom), and either a caption and a labelled mesh or, for backends
+/// without a font, a plain frame and grid.
+fn time_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    analysis: &LogAnalysis,
+    y_peak: f64,
+    labels: Option<Labels>,
+) -> Result<TimeChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    area.fill(&WHITE)?;
     let start = analysis.bins.first().map_or(0.0, |bin| bin.start_s);
     let end = analysis.bins.last().map_or(1.0, |bin| bin.start_s);
-    start..end.max(start + 0.001)
+    let x_range = start..end.max(start + 0.001);
+    let y_top = y_peak * 1.05;
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(20);
+    if let Some(labels) = &labels {
+        builder
+            .caption(&labels.caption, ("sans-serif", 18))
+            .x_label_area_size(40)
+            .y_label_area_size(60);
+    }
+    let mut chart = builder.build_cartesian_2d(x_range.clone(), 0.0..y_top)?;
+    match labels {
+        Some(labels) => chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc(labels.y_description)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .draw()?,
+        None => draw_plain_grid(&mut chart, x_range, y_top)?,
+    }
+    Ok(chart)
 }
 
 /// A frame and a 10 x 10 grid without labels, for backends that cannot draw text.
 fn draw_plain_grid<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &mut TimeChart<'_, DB>,
     x_range: std::ops::Range<f64>,
     y_top: f64,
 ) -> DrawResult<DB> {
@@ -116,7 +185,6 @@ fn draw_throughput<DB: DrawingBackend>(
     analysis: &LogAnalysis,
     with_text: bool,
 ) -> DrawResult<DB> {
-    area.fill(&WHITE)?;
     let peak = analysis
         .bins
         .iter()
@@ -126,37 +194,18 @@ fn draw_throughput<DB: DrawingBackend>(
                 .max(bin.throughput_mbps)
         })
         .fold(0.0, f64::max)
-        .max(0.1)
-        * 1.05;
-    let mut builder = ChartBuilder::on(area);
-    builder.margin(20);
-    if with_text {
-        builder
-            .caption(
-                format!(
-                    "capacity {:.2} Mbit/s, throughput {:.2} Mbit/s ({:.1} % utilisation), ingress {:.2} Mbit/s",
-                    analysis.average_capacity_mbps,
-                    analysis.average_throughput_mbps,
-                    analysis.utilization * 100.0,
-                    analysis.average_ingress_mbps
-                ),
-                ("sans-serif", 18),
-            )
-            .x_label_area_size(40)
-            .y_label_area_size(60);
-    }
-    let mut chart = builder.build_cartesian_2d(time_range(analysis), 0.0..peak)?;
-    if with_text {
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("throughput (Mbit/s)")
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
-            .draw()?;
-    } else {
-        draw_plain_grid(&mut chart, time_range(analysis), peak)?;
-    }
+        .max(0.1);
+    let labels = with_text.then(|| Labels {
+        caption: format!(
+            "capacity {:.2} Mbit/s, throughput {:.2} Mbit/s ({:.1} % utilisation), ingress {:.2} Mbit/s",
+            analysis.average_capacity_mbps,
+            analysis.average_throughput_mbps,
+            analysis.utilization * 100.0,
+            analysis.average_ingress_mbps
+        ),
+        y_description: "throughput (Mbit/s)",
+    });
+    let mut chart = time_chart(area, analysis, peak, labels)?;
     let series = |value: fn(&crate::mahimahi_log::RateBin) -> f64| {
         analysis
             .bins
@@ -201,7 +250,6 @@ fn draw_delay<DB: DrawingBackend>(
     analysis: &LogAnalysis,
     with_text: bool,
 ) -> DrawResult<DB> {
-    area.fill(&WHITE)?;
     // Thin to the largest delay per millisecond of departure: enough to show every peak.
     let mut points: Vec<(f64, f64)> = Vec::new();
     for &(time_s, delay_ms) in &analysis.packet_delays {
@@ -212,33 +260,15 @@ fn draw_delay<DB: DrawingBackend>(
             _ => points.push((time_s, delay_ms)),
         }
     }
-    let peak = points.iter().map(|p| p.1).fold(0.0, f64::max).max(1.0) * 1.05;
-    let mut builder = ChartBuilder::on(area);
-    builder.margin(20);
-    if with_text {
-        builder
-            .caption(
-                format!(
-                    "per-packet queueing delay: p95 {:.0} ms, signal delay p95 {:.0} ms",
-                    analysis.p95_packet_delay_ms, analysis.p95_signal_delay_ms
-                ),
-                ("sans-serif", 18),
-            )
-            .x_label_area_size(40)
-            .y_label_area_size(60);
-    }
-    let mut chart = builder.build_cartesian_2d(time_range(analysis), 0.0..peak)?;
-    if with_text {
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("queueing delay (ms)")
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
-            .draw()?;
-    } else {
-        draw_plain_grid(&mut chart, time_range(analysis), peak)?;
-    }
+    let peak = points.iter().map(|p| p.1).fold(0.0, f64::max).max(1.0);
+    let labels = with_text.then(|| Labels {
+        caption: format!(
+            "per-packet queueing delay: p95 {:.0} ms, signal delay p95 {:.0} ms",
+            analysis.p95_packet_delay_ms, analysis.p95_signal_delay_ms
+        ),
+        y_description: "queueing delay (ms)",
+    });
+    let mut chart = time_chart(area, analysis, peak, labels)?;
     chart.draw_series(LineSeries::new(points, DELAY_COLOR.stroke_width(1)))?;
     Ok(())
 }
