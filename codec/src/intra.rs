@@ -18,6 +18,7 @@ pub const LEFT_OUTSIDE: u8 = 129;
 /// row above; `left` is the column on the left. `have_above`/`have_left` say whether those
 /// edges are inside the frame (they matter for DC only).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn predict_block(
     mode: MacroblockMode,
     size: usize,
@@ -81,6 +82,7 @@ fn average2(a: u8, b: u8) -> u8 {
 /// Predicts a 4x4 luma block with a [`SubblockMode`] into `out` (rows `stride` apart).
 /// `above[0]` is the above-left pixel, `above[1..=8]` the row above and the four pixels
 /// above-right; `left` is the column on the left.
+#[inline(always)]
 pub fn predict_subblock(
     mode: SubblockMode,
     above: &[u8; 9],

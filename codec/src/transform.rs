@@ -6,6 +6,7 @@ const SIN_PI8_SQRT2: i32 = 35468;
 
 /// Inverse Walsh-Hadamard transform of the Y2 block: returns the DC of each of the 16 luma
 /// blocks in raster order.
+#[inline(always)]
 pub fn inverse_walsh(input: &[i16; 16]) -> [i16; 16] {
     let mut temp = [0i16; 16];
     for column in 0..4 {
@@ -34,6 +35,7 @@ pub fn inverse_walsh(input: &[i16; 16]) -> [i16; 16] {
 }
 
 /// Inverse 4x4 DCT of `input` (raster order), returning the residual.
+#[inline(always)]
 pub fn inverse_dct(input: &[i16; 16]) -> [i16; 16] {
     let mut temp = [0i16; 16];
     for column in 0..4 {
@@ -70,7 +72,7 @@ pub fn inverse_dct(input: &[i16; 16]) -> [i16; 16] {
 
 /// Adds the inverse DCT of `coefficients` to the 4x4 block at `offset` of `buffer`
 /// (rows `stride` apart), clamping to 0..=255. A block with only a DC takes the shortcut.
-#[inline]
+#[inline(always)]
 pub fn add_inverse_dct(coefficients: &[i16; 16], buffer: &mut [u8], offset: usize, stride: usize) {
     if coefficients[1..].iter().all(|&value| value == 0) {
         add_dc(coefficients[0], buffer, offset, stride);
@@ -87,7 +89,7 @@ pub fn add_inverse_dct(coefficients: &[i16; 16], buffer: &mut [u8], offset: usiz
 }
 
 /// Adds a DC-only inverse DCT (`(dc + 4) >> 3` everywhere) to a 4x4 block.
-#[inline]
+#[inline(always)]
 pub fn add_dc(dc: i16, buffer: &mut [u8], offset: usize, stride: usize) {
     let delta = (i32::from(dc) + 4) >> 3;
     if delta == 0 {
