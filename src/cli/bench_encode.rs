@@ -23,7 +23,7 @@ pub struct BenchEncodeArgs {
     #[arg(long, default_value_t = 48)]
     pub frames: usize,
     /// Our quantizer indices (one operating point each).
-    #[arg(long, value_delimiter = ',', default_value = "24,40,56,72,92")]
+    #[arg(long, value_delimiter = ',', default_value = "4,16,32,56,92")]
     pub quantizers: Vec<u8>,
     /// Skip the 1280x720 upscale.
     #[arg(long)]
