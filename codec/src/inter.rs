@@ -50,9 +50,9 @@ pub fn predict_block(
 ) {
     assert_eq!(width, height, "prediction blocks are square");
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above; the function is the same safe code
-        // as the portable path, compiled with AVX2 enabled (wider vectors, same results).
+    if crate::simd::avx2_enabled() {
+        // SAFETY: `avx2_enabled` is only true on CPUs with AVX2; the callee is the same safe
+        // code as the portable path, compiled with AVX2 enabled.
         unsafe { predict_square_avx2(reference, x, y, mv, width, filter, out, out_stride) };
         return;
     }

@@ -21,6 +21,7 @@ pub mod loop_filter;
 pub mod modes;
 pub mod picture;
 pub mod reconstruct;
+pub mod simd;
 pub mod state;
 pub mod tables;
 pub mod tokens;

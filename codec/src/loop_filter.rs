@@ -317,9 +317,9 @@ pub fn filter_frame(
     inner_edges: &[bool],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above; the function is the same safe code
-        // as the portable path, compiled with AVX2 enabled (wider vectors, same results).
+    if crate::simd::avx2_enabled() {
+        // SAFETY: `avx2_enabled` is only true on CPUs with AVX2; the callee is the same safe
+        // code as the portable path, compiled with AVX2 enabled.
         unsafe { filter_frame_avx2(frame, header, infos, inner_edges) };
         return;
     }

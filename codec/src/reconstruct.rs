@@ -85,9 +85,9 @@ impl<'a> FrameReconstructor<'a> {
         coefficients: &MacroblockCoefficients,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above; the function is the same safe
-            // code as the portable path, compiled with AVX2 enabled (same results).
+        if crate::simd::avx2_enabled() {
+            // SAFETY: `avx2_enabled` is only true on CPUs with AVX2; the callee is the same safe
+            // code as the portable path, compiled with AVX2 enabled.
             unsafe { self.reconstruct_macroblock_avx2(mb_x, mb_y, info, coefficients) };
             return;
         }
