@@ -377,41 +377,54 @@ fn link_plot_without_font_warns_and_still_plots() {
         text.push('\n');
     }
     std::fs::write(&log, text).unwrap();
-    let prefix = dir.join("link");
-    let output = run_salsify(
-        &[
-            "link-plot".as_ref(),
-            log.as_os_str(),
-            "--out".as_ref(),
-            prefix.as_os_str(),
-        ],
-        Some(&dir.join("no-such-font.ttf")),
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "link-plot failed: {stderr}");
-    let warnings: Vec<&str> = stderr.lines().collect();
-    assert_eq!(warnings.len(), 1, "one warning line: {stderr}");
-    assert!(
-        warnings[0].contains("warning") && warnings[0].contains("no-such-font.ttf"),
-        "{stderr}"
-    );
-    assert!(
-        stdout.contains("Average capacity: 12.03 Mbits/s"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("95th percentile per-packet queueing delay: 3 ms"),
-        "{stdout}"
-    );
-    for chart in ["throughput", "delay"] {
-        let png = std::fs::read(dir.join(format!("link-{chart}.png"))).expect("PNG written");
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        let svg = std::fs::read_to_string(dir.join(format!("link-{chart}.svg"))).unwrap();
-        assert!(
-            svg.contains("time (s)"),
-            "the SVG keeps its text without a font"
+    // A missing font file, and a file that is not a font.
+    let not_a_font = dir.join("not-a-font.ttf");
+    std::fs::write(&not_a_font, "plain text").unwrap();
+    for (font, reason) in [
+        (dir.join("no-such-font.ttf"), "cannot read font"),
+        (not_a_font, "is not a TrueType or OpenType font"),
+    ] {
+        let prefix = dir.join("link");
+        let output = run_salsify(
+            &[
+                "link-plot".as_ref(),
+                log.as_os_str(),
+                "--out".as_ref(),
+                prefix.as_os_str(),
+            ],
+            Some(&font),
         );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "link-plot failed: {stderr}");
+        let warnings: Vec<&str> = stderr.lines().collect();
+        assert_eq!(warnings.len(), 1, "one warning line: {stderr}");
+        let font_name = font.file_name().unwrap().to_str().unwrap();
+        assert!(
+            warnings[0].contains("warning")
+                && warnings[0].contains(font_name)
+                && warnings[0].contains(reason),
+            "{stderr}"
+        );
+        assert!(
+            stdout.contains("Average capacity: 12.03 Mbits/s"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("95th percentile per-packet queueing delay: 3 ms"),
+            "{stdout}"
+        );
+        for chart in ["throughput", "delay"] {
+            let png_path = dir.join(format!("link-{chart}.png"));
+            let png = std::fs::read(&png_path).expect("PNG written");
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+            let svg = std::fs::read_to_string(dir.join(format!("link-{chart}.svg"))).unwrap();
+            assert!(
+                svg.contains("time (s)"),
+                "the SVG keeps its text without a font"
+            );
+            std::fs::remove_file(png_path).unwrap();
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
