@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use codec::encoder::{encode, encode_candidates, EncodeParams};
+use codec::encoder::{encode, encode_candidates, Effort, EncodeParams};
 use codec::ivf::IvfReader;
 use codec::y4m::Y4mReader;
 use codec::{decode, DecoderState, Picture};
@@ -28,6 +28,9 @@ pub struct BenchEncodeArgs {
     /// Skip the 1280x720 upscale.
     #[arg(long)]
     pub skip_720p: bool,
+    /// Run our encoder with its fast settings (whole-block intra modes, whole-pixel vectors).
+    #[arg(long)]
+    pub fast: bool,
     /// Timed runs per operating point; the fastest counts (other load only slows a run down).
     #[arg(long, default_value_t = 2)]
     pub repetitions: usize,
@@ -87,7 +90,7 @@ fn mean_ssim_db(sources: &[Picture], decoded: &[Picture]) -> f64 {
 fn run_ours(
     pictures: &[Picture],
     rate: f64,
-    quantizer: u8,
+    params: EncodeParams,
     repetitions: usize,
 ) -> anyhow::Result<OperatingPoint> {
     let mut seconds = f64::INFINITY;
@@ -99,7 +102,7 @@ fn run_ours(
         decoded.clear();
         let started = Instant::now();
         for picture in pictures {
-            let frame = encode(&state, picture, &EncodeParams::with_quantizer(quantizer))?;
+            let frame = encode(&state, picture, &params)?;
             bytes += frame.bytes.len();
             state = frame.target;
             decoded.push(frame.picture);
@@ -271,9 +274,20 @@ fn speed_at(points: &[OperatingPoint], ssim_db: f64) -> Option<f64> {
 }
 
 /// Candidate pairs (q-17 and q+23, two threads) per second, following the better one.
-fn candidate_rate(pictures: &[Picture], quantizer: u8, repetitions: usize) -> anyhow::Result<f64> {
-    let better = EncodeParams::with_quantizer(quantizer.saturating_sub(17).max(3));
-    let worse = EncodeParams::with_quantizer(quantizer.saturating_add(23).min(127));
+fn candidate_rate(
+    pictures: &[Picture],
+    quantizer: u8,
+    effort: Effort,
+    repetitions: usize,
+) -> anyhow::Result<f64> {
+    let better = EncodeParams {
+        effort,
+        ..EncodeParams::with_quantizer(quantizer.saturating_sub(17).max(3))
+    };
+    let worse = EncodeParams {
+        effort,
+        ..EncodeParams::with_quantizer(quantizer.saturating_add(23).min(127))
+    };
     let mut seconds = f64::INFINITY;
     for _ in 0..repetitions.max(1) {
         let mut state = DecoderState::new();
@@ -297,9 +311,18 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
         pictures.len()
     );
     println!("encoder  setting        fps   kbit/s  SSIM dB");
+    let effort = if args.fast {
+        Effort::Fast
+    } else {
+        Effort::Thorough
+    };
     let mut ours = Vec::new();
     for &quantizer in &args.quantizers {
-        let point = run_ours(&pictures, rate, quantizer, args.repetitions)?;
+        let params = EncodeParams {
+            effort,
+            ..EncodeParams::with_quantizer(quantizer)
+        };
+        let point = run_ours(&pictures, rate, params, args.repetitions)?;
         println!(
             "salsify  q={quantizer:<10} {:>7.1} {:>8.1} {:>8.3}",
             point.frames_per_second, point.kilobits_per_second, point.ssim_db
@@ -355,7 +378,7 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
             );
         }
     }
-    let pairs = candidate_rate(&pictures, 64, args.repetitions)?;
+    let pairs = candidate_rate(&pictures, 64, effort, args.repetitions)?;
     println!("two candidates per frame (q 47 and 87, two threads): {pairs:.1} frames/s");
     Ok(())
 }

@@ -1322,9 +1322,7 @@ impl<'a> FrameEncoder<'a> {
                 + u64::from(sse(&source_u, 8, &chroma_prediction[0], 8, 8, 8))
                 + u64::from(sse(&source_v, 8, &chroma_prediction[1], 8, 8, 8));
             let token_rate = self.token_cost(mb_x, &levels, has_y2);
-            if self.settings.thorough
-                && self.lambda.rd(skipped_error, 0) <= self.lambda.rd(coded_error, token_rate)
-            {
+            if self.lambda.rd(skipped_error, 0) <= self.lambda.rd(coded_error, token_rate) {
                 levels = [[0; 16]; 25];
                 coefficients = MacroblockCoefficients::default();
                 luma_out = luma_prediction;

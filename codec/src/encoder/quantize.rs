@@ -50,14 +50,22 @@ impl BlockQuantizer {
     ) -> [i16; 16] {
         let mut dequantized = [0i16; 16];
         *levels = [0; 16];
+        // Division by the step as a multiplication by its fixed-point reciprocal (two divisions
+        // per block instead of sixteen).
+        let reciprocal = |step: i32| (1u64 << 32) / (step as u64 * 128) + 1;
+        let (dc_reciprocal, ac_reciprocal) = (reciprocal(self.dc_step), reciprocal(self.ac_step));
         for index in first..16 {
             let value = coefficients[index] as i32;
-            let (step, rounding) = if index == 0 {
-                (self.dc_step, self.dc_rounding)
+            let (step, rounding, reciprocal) = if index == 0 {
+                (self.dc_step, self.dc_rounding, dc_reciprocal)
             } else {
-                (self.ac_step, self.ac_rounding)
+                (self.ac_step, self.ac_rounding, ac_reciprocal)
             };
-            let magnitude = (value.abs() * 128 + step * rounding) / (step * 128);
+            if value == 0 {
+                continue;
+            }
+            let numerator = (value.unsigned_abs() * 128 + (step * rounding) as u32) as u64;
+            let magnitude = ((numerator * reciprocal) >> 32) as i32;
             // Levels are limited to what the token alphabet can carry (DCT_CAT6: 11 extra bits).
             let magnitude = magnitude.min(2048 + 66);
             let level = if value < 0 { -magnitude } else { magnitude };
