@@ -14,7 +14,7 @@ use crate::intra::{self, ABOVE_OUTSIDE, LEFT_OUTSIDE};
 use crate::loop_filter;
 use crate::modes::{MacroblockInfo, MacroblockMode, MotionVector};
 use crate::picture::{Picture, Plane};
-use crate::state::{DecoderState, ReferenceFrame, References, StateParts};
+use crate::state::{DecoderState, EntropyProbabilities, ReferenceFrame, References, StateParts};
 use crate::tokens::{MacroblockCoefficients, Y2_BLOCK};
 use crate::transform;
 
@@ -430,46 +430,8 @@ impl<'a> FrameReconstructor<'a> {
                 .cropped(usize::from(header.width), usize::from(header.height))
         });
         let new_frame = Arc::new(ReferenceFrame::new(self.frame));
-        let references = if header.key_frame {
-            References {
-                last: new_frame.clone(),
-                golden: new_frame.clone(),
-                altref: new_frame,
-            }
-        } else {
-            let old = self
-                .source
-                .references()
-                .expect("inter frames are only parsed when references exist");
-            let mut references = old.clone();
-            match header.copy_to_altref {
-                1 => references.altref = old.last.clone(),
-                2 => references.altref = old.golden.clone(),
-                _ => {}
-            }
-            match header.copy_to_golden {
-                1 => references.golden = old.last.clone(),
-                2 => references.golden = references.altref.clone(),
-                _ => {}
-            }
-            if header.refresh_golden {
-                references.golden = new_frame.clone();
-            }
-            if header.refresh_altref {
-                references.altref = new_frame.clone();
-            }
-            if header.refresh_last {
-                references.last = new_frame;
-            }
-            references
-        };
-        let probabilities = if header.refresh_entropy_probs {
-            header.probabilities
-        } else if header.key_frame {
-            Default::default()
-        } else {
-            *self.source.probabilities()
-        };
+        let references = update_references(self.source.references(), header, new_frame);
+        let probabilities = persistent_probabilities(self.source, header);
         let segment_map: Vec<u8> = self.infos.iter().map(|info| info.segment_id).collect();
         let state = DecoderState::from_parts(StateParts {
             width: header.width,
@@ -481,6 +443,63 @@ impl<'a> FrameReconstructor<'a> {
             loop_filter_deltas: header.loop_filter_deltas,
         });
         (state, picture)
+    }
+}
+
+/// The reference update step: the references after a frame, given those before it (`None`
+/// only before the first key frame) and the newly decoded frame. Key frames replace all three;
+/// otherwise, in libvpx's order: copy to altref, copy to golden (a copy "from altref" sees the
+/// altref just updated), then refresh golden, altref and last with the new frame.
+pub fn update_references(
+    old: Option<&References>,
+    header: &FrameHeader,
+    new_frame: Arc<ReferenceFrame>,
+) -> References {
+    let old = match old {
+        Some(old) if !header.key_frame => old,
+        _ => {
+            return References {
+                last: new_frame.clone(),
+                golden: new_frame.clone(),
+                altref: new_frame,
+            }
+        }
+    };
+    let mut references = old.clone();
+    match header.copy_to_altref {
+        1 => references.altref = old.last.clone(),
+        2 => references.altref = old.golden.clone(),
+        _ => {}
+    }
+    match header.copy_to_golden {
+        1 => references.golden = old.last.clone(),
+        2 => references.golden = references.altref.clone(),
+        _ => {}
+    }
+    if header.refresh_golden {
+        references.golden = new_frame.clone();
+    }
+    if header.refresh_altref {
+        references.altref = new_frame.clone();
+    }
+    if header.refresh_last {
+        references.last = new_frame;
+    }
+    references
+}
+
+/// The probabilities that persist after a frame: its own when it refreshes them, else those it
+/// started from (the defaults after a key frame).
+pub fn persistent_probabilities(
+    source: &DecoderState,
+    header: &FrameHeader,
+) -> EntropyProbabilities {
+    if header.refresh_entropy_probs {
+        header.probabilities
+    } else if header.key_frame {
+        EntropyProbabilities::default()
+    } else {
+        *source.probabilities()
     }
 }
 
@@ -520,5 +539,76 @@ fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8])
     for row in 0..size {
         let start = (y + row) * plane.stride + x;
         plane.data[start..start + size].copy_from_slice(&block[row * size..row * size + size]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(value: u8) -> Arc<ReferenceFrame> {
+        let mut picture = Picture::new(16, 16);
+        picture.y.data.fill(value);
+        Arc::new(ReferenceFrame::new(picture))
+    }
+
+    fn inter_header() -> FrameHeader {
+        let mut bytes = vec![0x50, 0x00, 0x00, 0x9d, 0x01, 0x2a, 16, 0, 16, 0];
+        let first_partition_size = 64usize;
+        let tag = (first_partition_size << 5) as u32 | 0x10;
+        bytes[..3].copy_from_slice(&tag.to_le_bytes()[..3]);
+        bytes.extend(std::iter::repeat_n(0u8, first_partition_size + 16));
+        let mut header = crate::header::parse_frame(&DecoderState::new(), &bytes)
+            .expect("minimal key frame parses")
+            .header;
+        header.key_frame = false;
+        header.refresh_golden = false;
+        header.refresh_altref = false;
+        header.refresh_last = false;
+        header
+    }
+
+    fn values(references: &References) -> [u8; 3] {
+        [
+            references.last.picture().y.data[0],
+            references.golden.picture().y.data[0],
+            references.altref.picture().y.data[0],
+        ]
+    }
+
+    #[test]
+    fn reference_updates_follow_libvpx_order() {
+        let old = References {
+            last: frame(1),
+            golden: frame(2),
+            altref: frame(3),
+        };
+        let mut header = inter_header();
+        // Golden to altref, then "altref" (already golden) to golden: both end up golden.
+        header.copy_to_altref = 2;
+        header.copy_to_golden = 2;
+        assert_eq!(
+            values(&update_references(Some(&old), &header, frame(9))),
+            [1, 2, 2]
+        );
+        // Copies from last, then refreshes with the new frame win over copies.
+        header.copy_to_altref = 1;
+        header.copy_to_golden = 1;
+        assert_eq!(
+            values(&update_references(Some(&old), &header, frame(9))),
+            [1, 1, 1]
+        );
+        header.refresh_golden = true;
+        header.refresh_last = true;
+        assert_eq!(
+            values(&update_references(Some(&old), &header, frame(9))),
+            [9, 9, 1]
+        );
+        // Key frames replace everything.
+        header.key_frame = true;
+        assert_eq!(
+            values(&update_references(Some(&old), &header, frame(7))),
+            [7, 7, 7]
+        );
     }
 }
