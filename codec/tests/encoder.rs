@@ -388,3 +388,17 @@ fn encode_to_size_picks_the_finest_fitting_quantizer() {
         }
     }
 }
+
+#[test]
+fn tiny_and_odd_sizes_round_trip() {
+    let source = clip(3, 176, 144);
+    for (width, height) in [(1, 1), (2, 3), (17, 9), (33, 47)] {
+        let pictures: Vec<Picture> = source
+            .iter()
+            .map(|picture| picture.cropped(width, height))
+            .collect();
+        let frames = encode_and_check(&pictures, &EncodeParams::with_quantizer(20));
+        assert_eq!(frames[2].picture.width(), width);
+        assert_eq!(frames[2].picture.height(), height);
+    }
+}
