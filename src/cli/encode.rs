@@ -166,3 +166,87 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     writeln!(out)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codec::y4m::Y4mHeader;
+
+    fn shared_clip() -> PathBuf {
+        let shared = std::env::var_os("SALSIFY_SHARED")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+        let clip = shared.join("video/pexels_wolfganglanger_640x360_24p_240f.y4m");
+        assert!(
+            clip.is_file(),
+            "test clip missing: {} (set SALSIFY_SHARED)",
+            clip.display()
+        );
+        clip
+    }
+
+    fn read_y4m(path: &std::path::Path) -> Vec<Picture> {
+        let file = std::fs::File::open(path).expect("open y4m");
+        Y4mReader::new(std::io::BufReader::new(file))
+            .expect("y4m header")
+            .map(|picture| picture.expect("y4m frame"))
+            .collect()
+    }
+
+    #[test]
+    fn reconstruction_output_matches_vpxdec_at_a_bit_rate() {
+        let dir = std::env::temp_dir().join(format!("salsify-encode-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A small piece of the clip as the input file.
+        let pictures: Vec<Picture> = read_y4m(&shared_clip())
+            .into_iter()
+            .take(12)
+            .map(|picture| picture.cropped(160, 96))
+            .collect();
+        let input = dir.join("input.y4m");
+        let header = Y4mHeader {
+            width: 160,
+            height: 96,
+            frame_rate_numerator: 24,
+            frame_rate_denominator: 1,
+        };
+        let mut writer = Y4mWriter::new(std::fs::File::create(&input).unwrap(), &header).unwrap();
+        for picture in &pictures {
+            writer.write_picture(picture).unwrap();
+        }
+        writer.into_inner().unwrap();
+
+        let output = dir.join("out.ivf");
+        let recon = dir.join("recon.y4m");
+        run(EncodeArgs {
+            input: input.clone(),
+            output: output.clone(),
+            quantizer: None,
+            bitrate: Some(120.0),
+            keyframe_interval: 5,
+            frames: None,
+            fast: false,
+            recon: Some(recon.clone()),
+            stats: true,
+        })
+        .unwrap();
+
+        let decoded = dir.join("vpxdec.yuv");
+        let status = std::process::Command::new("vpxdec")
+            .arg("--i420")
+            .arg("-o")
+            .arg(&decoded)
+            .arg(&output)
+            .status()
+            .expect("vpxdec must be installed");
+        assert!(status.success());
+        let theirs = std::fs::read(&decoded).unwrap();
+        let ours: Vec<u8> = read_y4m(&recon)
+            .iter()
+            .flat_map(|picture| picture.to_i420())
+            .collect();
+        assert_eq!(ours.len(), 12 * 160 * 96 * 3 / 2);
+        assert!(ours == theirs, "--recon differs from vpxdec's decoding");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
