@@ -27,6 +27,9 @@ pub struct EncodeArgs {
     /// Put a key frame every N frames (0: only the first).
     #[arg(long, default_value_t = 0)]
     pub keyframe_interval: usize,
+    /// Make every Nth frame the new golden reference too (0: only key frames).
+    #[arg(long, default_value_t = 0)]
+    pub golden_interval: usize,
     /// Encode at most this many frames.
     #[arg(long)]
     pub frames: Option<usize>,
@@ -114,6 +117,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         let params = EncodeParams {
             quantizer,
             keyframe: args.keyframe_interval > 0 && index % args.keyframe_interval == 0,
+            refresh_golden: args.golden_interval > 0 && index % args.golden_interval == 0,
             effort,
             ..EncodeParams::default()
         };
@@ -224,6 +228,7 @@ mod tests {
             quantizer: None,
             bitrate: Some(120.0),
             keyframe_interval: 5,
+            golden_interval: 3,
             frames: None,
             fast: false,
             recon: Some(recon.clone()),
