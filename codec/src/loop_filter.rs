@@ -108,6 +108,17 @@ impl EdgePixels {
     /// (8 or 16), transposing 8x8 byte blocks.
     #[inline(always)]
     fn load_columns<const LINES: usize>(data: &[u8], position: usize, stride: usize) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if LINES <= 16 {
+            let mut rows = [0u64; 16];
+            for (line, row) in rows.iter_mut().enumerate().take(LINES) {
+                let start = position + line * stride - 4;
+                *row = u64::from_le_bytes(data[start..start + 8].try_into().expect("8 pixels"));
+            }
+            // SAFETY: SSE2 is part of the x86_64 baseline, so it is always available here.
+            let lanes = unsafe { sse2::rows_to_lanes(&rows) };
+            return EdgePixels { lanes };
+        }
         let mut lanes = [[0u8; 16]; 8];
         for half in 0..LINES / 8 {
             let mut words = [0u64; 8];
@@ -126,6 +137,16 @@ impl EdgePixels {
     /// Stores a vertical edge back (the outermost pixels are unchanged by every filter).
     #[inline(always)]
     fn store_columns<const LINES: usize>(&self, data: &mut [u8], position: usize, stride: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if LINES <= 16 {
+            // SAFETY: SSE2 is part of the x86_64 baseline, so it is always available here.
+            let rows = unsafe { sse2::lanes_to_rows(&self.lanes) };
+            for (line, row) in rows.iter().enumerate().take(LINES) {
+                let start = position + line * stride - 4;
+                data[start..start + 8].copy_from_slice(&row.to_le_bytes());
+            }
+            return;
+        }
         for half in 0..LINES / 8 {
             let mut words = [0u64; 8];
             for (word, lane) in words.iter_mut().zip(&self.lanes) {
@@ -138,6 +159,103 @@ impl EdgePixels {
                 data[start..start + 8].copy_from_slice(&word.to_le_bytes());
             }
         }
+    }
+}
+
+/// 16x8 byte transposes with SSE2 unpack instructions, for the vertical edges of luma.
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cvtsi128_si64, _mm_set_epi64x, _mm_setzero_si128, _mm_unpackhi_epi16,
+        _mm_unpackhi_epi32, _mm_unpackhi_epi64, _mm_unpackhi_epi8, _mm_unpacklo_epi16,
+        _mm_unpacklo_epi32, _mm_unpacklo_epi64, _mm_unpacklo_epi8,
+    };
+
+    #[target_feature(enable = "sse2")]
+    fn halves(vector: __m128i) -> [u64; 2] {
+        [
+            _mm_cvtsi128_si64(vector) as u64,
+            _mm_cvtsi128_si64(_mm_unpackhi_epi64(vector, vector)) as u64,
+        ]
+    }
+
+    /// Sixteen rows of eight pixels (little-endian words) to eight lanes of sixteen.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn rows_to_lanes(rows: &[u64; 16]) -> [[u8; 16]; 8] {
+        let mut x = [_mm_setzero_si128(); 16];
+        for (vector, &row) in x.iter_mut().zip(rows) {
+            *vector = _mm_set_epi64x(0, row as i64);
+        }
+        // Rows 2j and 2j+1 interleaved: 16-bit unit k holds column k of both.
+        let mut a = [_mm_setzero_si128(); 8];
+        for (j, vector) in a.iter_mut().enumerate() {
+            *vector = _mm_unpacklo_epi8(x[2 * j], x[2 * j + 1]);
+        }
+        // Four rows per 32-bit unit: columns 0-3 (low) and 4-7 (high) of rows 4g..4g+3.
+        let mut low = [_mm_setzero_si128(); 4];
+        let mut high = [_mm_setzero_si128(); 4];
+        for g in 0..4 {
+            low[g] = _mm_unpacklo_epi16(a[2 * g], a[2 * g + 1]);
+            high[g] = _mm_unpackhi_epi16(a[2 * g], a[2 * g + 1]);
+        }
+        // Eight rows per 64-bit unit: for rows 0-7 and 8-15, column pairs (0,1) (2,3) (4,5) (6,7).
+        let mut pairs = [[_mm_setzero_si128(); 4]; 2];
+        for (half, pair) in pairs.iter_mut().enumerate() {
+            let (first, second) = (2 * half, 2 * half + 1);
+            pair[0] = _mm_unpacklo_epi32(low[first], low[second]);
+            pair[1] = _mm_unpackhi_epi32(low[first], low[second]);
+            pair[2] = _mm_unpacklo_epi32(high[first], high[second]);
+            pair[3] = _mm_unpackhi_epi32(high[first], high[second]);
+        }
+        let mut lanes = [[0u8; 16]; 8];
+        for k in 0..4 {
+            let even = _mm_unpacklo_epi64(pairs[0][k], pairs[1][k]);
+            let odd = _mm_unpackhi_epi64(pairs[0][k], pairs[1][k]);
+            for (lane, vector) in [(2 * k, even), (2 * k + 1, odd)] {
+                let [low_half, high_half] = halves(vector);
+                lanes[lane][..8].copy_from_slice(&low_half.to_le_bytes());
+                lanes[lane][8..].copy_from_slice(&high_half.to_le_bytes());
+            }
+        }
+        lanes
+    }
+
+    /// Eight lanes of sixteen pixels back to sixteen rows of eight (little-endian words).
+    #[target_feature(enable = "sse2")]
+    pub(super) fn lanes_to_rows(lanes: &[[u8; 16]; 8]) -> [u64; 16] {
+        let mut l = [_mm_setzero_si128(); 8];
+        for (vector, lane) in l.iter_mut().zip(lanes) {
+            let low = u64::from_le_bytes(lane[..8].try_into().expect("8 pixels"));
+            let high = u64::from_le_bytes(lane[8..].try_into().expect("8 pixels"));
+            *vector = _mm_set_epi64x(high as i64, low as i64);
+        }
+        // Lanes 2j and 2j+1 interleaved: rows 0-7 (low) and 8-15 (high), 16-bit unit per row.
+        let mut low = [_mm_setzero_si128(); 4];
+        let mut high = [_mm_setzero_si128(); 4];
+        for j in 0..4 {
+            low[j] = _mm_unpacklo_epi8(l[2 * j], l[2 * j + 1]);
+            high[j] = _mm_unpackhi_epi8(l[2 * j], l[2 * j + 1]);
+        }
+        let mut rows = [0u64; 16];
+        for (half, m) in [low, high].iter().enumerate() {
+            // Columns 0-3 and 4-7 of rows 0-3 and 4-7 (32-bit units per row).
+            let columns_low_rows_low = _mm_unpacklo_epi16(m[0], m[1]);
+            let columns_low_rows_high = _mm_unpackhi_epi16(m[0], m[1]);
+            let columns_high_rows_low = _mm_unpacklo_epi16(m[2], m[3]);
+            let columns_high_rows_high = _mm_unpackhi_epi16(m[2], m[3]);
+            let row_pairs = [
+                _mm_unpacklo_epi32(columns_low_rows_low, columns_high_rows_low),
+                _mm_unpackhi_epi32(columns_low_rows_low, columns_high_rows_low),
+                _mm_unpacklo_epi32(columns_low_rows_high, columns_high_rows_high),
+                _mm_unpackhi_epi32(columns_low_rows_high, columns_high_rows_high),
+            ];
+            for (pair, vector) in row_pairs.into_iter().enumerate() {
+                let [first, second] = halves(vector);
+                rows[half * 8 + 2 * pair] = first;
+                rows[half * 8 + 2 * pair + 1] = second;
+            }
+        }
+        rows
     }
 }
 
@@ -507,6 +625,33 @@ mod tests {
         crate::header::parse_frame(&crate::state::DecoderState::new(), &frame)
             .expect("minimal key frame parses")
             .header
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sse2_transposes_match_the_portable_ones() {
+        let mut state = 12345u64;
+        let mut rows = [0u64; 16];
+        for row in rows.iter_mut() {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *row = state;
+        }
+        // Portable: two 8x8 transposes.
+        let mut expected = [[0u8; 16]; 8];
+        for half in 0..2 {
+            let mut words: [u64; 8] = rows[half * 8..half * 8 + 8].try_into().unwrap();
+            transpose_bytes(&mut words);
+            for (lane, word) in expected.iter_mut().zip(words) {
+                lane[half * 8..half * 8 + 8].copy_from_slice(&word.to_le_bytes());
+            }
+        }
+        // SAFETY: SSE2 is part of the x86_64 baseline.
+        let lanes = unsafe { sse2::rows_to_lanes(&rows) };
+        assert_eq!(lanes, expected);
+        // SAFETY: as above.
+        assert_eq!(unsafe { sse2::lanes_to_rows(&lanes) }, rows);
     }
 
     #[test]
