@@ -208,9 +208,9 @@ mod sse2 {
             pair[3] = _mm_unpackhi_epi32(high[first], high[second]);
         }
         let mut lanes = [[0u8; 16]; 8];
-        for k in 0..4 {
-            let even = _mm_unpacklo_epi64(pairs[0][k], pairs[1][k]);
-            let odd = _mm_unpackhi_epi64(pairs[0][k], pairs[1][k]);
+        for (k, (&top, &bottom)) in pairs[0].iter().zip(&pairs[1]).enumerate() {
+            let even = _mm_unpacklo_epi64(top, bottom);
+            let odd = _mm_unpackhi_epi64(top, bottom);
             for (lane, vector) in [(2 * k, even), (2 * k + 1, odd)] {
                 let [low_half, high_half] = halves(vector);
                 lanes[lane][..8].copy_from_slice(&low_half.to_le_bytes());
