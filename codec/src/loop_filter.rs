@@ -171,6 +171,7 @@ mod sse2 {
         _mm_unpacklo_epi32, _mm_unpacklo_epi64, _mm_unpacklo_epi8,
     };
 
+    #[inline]
     #[target_feature(enable = "sse2")]
     fn halves(vector: __m128i) -> [u64; 2] {
         [
@@ -180,6 +181,7 @@ mod sse2 {
     }
 
     /// Sixteen rows of eight pixels (little-endian words) to eight lanes of sixteen.
+    #[inline]
     #[target_feature(enable = "sse2")]
     pub(super) fn rows_to_lanes(rows: &[u64; 16]) -> [[u8; 16]; 8] {
         let mut x = [_mm_setzero_si128(); 16];
@@ -221,6 +223,7 @@ mod sse2 {
     }
 
     /// Eight lanes of sixteen pixels back to sixteen rows of eight (little-endian words).
+    #[inline]
     #[target_feature(enable = "sse2")]
     pub(super) fn lanes_to_rows(lanes: &[[u8; 16]; 8]) -> [u64; 16] {
         let mut l = [_mm_setzero_si128(); 8];
