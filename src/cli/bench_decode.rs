@@ -134,17 +134,40 @@ fn vpxdec_md5(path: &Path) -> anyhow::Result<String> {
         .to_string())
 }
 
+/// CPU seconds used so far by this process and by its waited-for children (user + system),
+/// from `/proc/self/stat`; `None` where that is unavailable.
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime is field 14 overall.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let tick = |index: usize| fields.get(index)?.parse::<f64>().ok();
+    // Linux reports these in USER_HZ = 100 ticks per second.
+    let own = (tick(11)? + tick(12)?) / 100.0;
+    let children = (tick(13)? + tick(14)?) / 100.0;
+    Some((own, children))
+}
+
 fn bench_stream(label: &str, path: &Path, repetitions: u32) -> anyhow::Result<()> {
     let frames = read_frames(path)?;
     let bytes: usize = frames.iter().map(Vec::len).sum();
     let ours_md5 = decode_all(&frames)?;
     let reference_md5 = vpxdec_md5(path)?;
     // Alternate the two decoders so that changes in machine load affect both alike; keep the
-    // best run of each.
+    // best wall-clock run of each, and sum the CPU time each used (less sensitive to load).
     let (mut ours, mut theirs) = (Duration::MAX, Duration::MAX);
+    let (mut ours_cpu, mut theirs_cpu) = (Some(0.0f64), Some(0.0f64));
     for _ in 0..repetitions {
+        let before = cpu_seconds();
         ours = ours.min(time_ours(&frames, 1)?);
+        let middle = cpu_seconds();
         theirs = theirs.min(time_vpxdec(path, 1)?);
+        let after = cpu_seconds();
+        ours_cpu = ours_cpu
+            .zip(before.zip(middle))
+            .map(|(sum, (b, m))| sum + (m.0 - b.0));
+        theirs_cpu = theirs_cpu
+            .zip(middle.zip(after))
+            .map(|(sum, (m, a))| sum + (a.1 - m.1));
     }
     let fps = |duration: Duration| frames.len() as f64 / duration.as_secs_f64();
     println!(
@@ -165,6 +188,15 @@ fn bench_stream(label: &str, path: &Path, repetitions: u32) -> anyhow::Result<()
         theirs.as_secs_f64() * 1000.0,
         theirs.as_secs_f64() / ours.as_secs_f64()
     );
+    if let (Some(ours_cpu), Some(theirs_cpu)) = (ours_cpu, theirs_cpu) {
+        let total = frames.len() as f64 * f64::from(repetitions);
+        println!(
+            "  CPU time: ours {:.1} fps, vpxdec {:.1} fps, ratio {:.2}x vpxdec",
+            total / ours_cpu.max(1e-9),
+            total / theirs_cpu.max(1e-9),
+            theirs_cpu / ours_cpu.max(1e-9)
+        );
+    }
     if ours_md5 != reference_md5 {
         bail!("{label}: our output differs from vpxdec ({ours_md5} vs {reference_md5})");
     }
