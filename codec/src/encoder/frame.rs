@@ -87,7 +87,7 @@ impl Lambda {
         // the step in pixel terms is about half the table's step.
         let step = f64::from(ac_step) / 2.0;
         // Tuned on the test clip for SSIM per bit (`salsify bench-encode`).
-        let sse = (0.20 * step * step).max(0.05);
+        let sse = (0.12 * step * step).max(0.05);
         let sad = sse.sqrt() * 0.7;
         Lambda {
             sse: (sse * 256.0).round().max(1.0) as u64,
