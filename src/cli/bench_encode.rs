@@ -20,7 +20,7 @@ pub struct BenchEncodeArgs {
     #[arg(long)]
     pub input: Option<PathBuf>,
     /// Frames to encode per operating point.
-    #[arg(long, default_value_t = 48)]
+    #[arg(long, default_value_t = 96)]
     pub frames: usize,
     /// Our quantizer indices (one operating point each).
     #[arg(long, value_delimiter = ',', default_value = "4,16,32,56,92")]

@@ -584,7 +584,8 @@ impl<'a> FrameEncoder<'a> {
             if x + 16 < plane.width {
                 above_row[17..21].copy_from_slice(&row[x + 16..x + 20]);
             } else {
-                above_row[17..21].fill(ABOVE_OUTSIDE_RIGHT_EDGE.unwrap_or(row[plane.width - 1]));
+                // Past the frame's right edge libvpx repeats the row's last pixel.
+                above_row[17..21].fill(row[plane.width - 1]);
             }
         }
         let mut left_column = [LEFT_OUTSIDE; 16];
@@ -1420,10 +1421,6 @@ fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8])
         plane.data[start..start + size].copy_from_slice(&block[row * size..row * size + size]);
     }
 }
-
-/// The value above-right of the last macroblock column, beyond the frame. `None` means the
-/// last pixel of the row above is repeated.
-const ABOVE_OUTSIDE_RIGHT_EDGE: Option<u8> = None;
 
 /// Quantises a block's coefficients (raster order) and returns its levels in scan order and
 /// the dequantised coefficients (raster order) exactly as the decoder will compute them.
