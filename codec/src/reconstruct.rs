@@ -42,10 +42,18 @@ impl<'a> FrameReconstructor<'a> {
         let rows = header.macroblock_rows();
         let filter = InterpolationFilter::for_version(header.version);
         let full_pixel = header.version == 3;
+        // Every pixel is written by `reconstruct_macroblock` before anything reads it, so
+        // recycled buffers with stale contents are fine.
+        let plane = |width: usize, height: usize| Plane {
+            width,
+            height,
+            stride: width,
+            data: crate::state::reusable_buffer(width * height),
+        };
         let frame = Picture {
-            y: Plane::filled(columns * 16, rows * 16, 0),
-            u: Plane::filled(columns * 8, rows * 8, 0),
-            v: Plane::filled(columns * 8, rows * 8, 0),
+            y: plane(columns * 16, rows * 16),
+            u: plane(columns * 8, rows * 8),
+            v: plane(columns * 8, rows * 8),
         };
         FrameReconstructor {
             source,

@@ -5,7 +5,7 @@
 //! per-macroblock map) and the loop-filter deltas. It is shared behind an [`Arc`], so cloning
 //! is O(1), and it has a stable 64-bit [`StateId`].
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::hash::{hash_bytes, StableHasher};
 use crate::picture::Picture;
@@ -121,6 +121,40 @@ impl ReferenceFrame {
             hasher.finish()
         })
     }
+}
+
+/// Plane buffers of dropped reference frames, kept for the next frames to reuse: allocating
+/// and zeroing fresh frame-sized buffers every frame costs page faults.
+static BUFFER_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// Most buffers kept in the pool (three planes of a few frames).
+const BUFFER_POOL_LIMIT: usize = 12;
+
+impl Drop for ReferenceFrame {
+    fn drop(&mut self) {
+        if let Ok(mut pool) = BUFFER_POOL.lock() {
+            for plane in [
+                &mut self.picture.y,
+                &mut self.picture.u,
+                &mut self.picture.v,
+            ] {
+                if pool.len() < BUFFER_POOL_LIMIT {
+                    pool.push(std::mem::take(&mut plane.data));
+                }
+            }
+        }
+    }
+}
+
+/// A buffer of `length` bytes with unspecified contents (recycled from a dropped reference
+/// frame when one of that size is available), for planes that are entirely overwritten.
+pub(crate) fn reusable_buffer(length: usize) -> Vec<u8> {
+    if let Ok(mut pool) = BUFFER_POOL.lock() {
+        if let Some(index) = pool.iter().position(|buffer| buffer.len() == length) {
+            return pool.swap_remove(index);
+        }
+    }
+    vec![0; length]
 }
 
 /// Which reference picture a macroblock predicts from.
