@@ -127,45 +127,50 @@ impl<'a> FrameReconstructor<'a> {
         self.infos[index] = *info;
         self.inner_edges[index] = !(info.mode.has_y2() && coefficients.is_empty());
 
-        let mut luma = [0u8; 16 * 16];
-        let mut chroma_u = [0u8; 8 * 8];
-        let mut chroma_v = [0u8; 8 * 8];
+        // Predict and add the residual straight into the frame (every pixel of the
+        // macroblock is written).
+        let y_stride = self.frame.y.stride;
+        let uv_stride = self.frame.u.stride;
+        let y_offset = mb_y * 16 * y_stride + mb_x * 16;
+        let uv_offset = mb_y * 8 * uv_stride + mb_x * 8;
         let intra = info.reference == crate::state::ReferenceKind::Intra;
         if intra {
-            self.predict_intra_chroma(mb_x, mb_y, info, &mut chroma_u, &mut chroma_v);
+            self.predict_intra_chroma(mb_x, mb_y, info, uv_offset);
             if info.mode == MacroblockMode::Subblocks {
-                self.reconstruct_subblocks(mb_x, mb_y, info, coefficients, &mut luma);
+                self.reconstruct_subblocks(mb_x, mb_y, info, coefficients, y_offset);
             } else {
-                self.predict_intra_luma(mb_x, mb_y, info, &mut luma);
+                self.predict_intra_luma(mb_x, mb_y, info, y_offset);
             }
         } else {
-            self.predict_inter(mb_x, mb_y, info, &mut luma, &mut chroma_u, &mut chroma_v);
+            self.predict_inter(mb_x, mb_y, info, y_offset, uv_offset);
         }
 
         if !coefficients.is_empty() {
             if info.mode != MacroblockMode::Subblocks {
-                add_luma_residual(info.mode.has_y2(), coefficients, &mut luma);
+                add_luma_residual(
+                    info.mode.has_y2(),
+                    coefficients,
+                    &mut self.frame.y.data,
+                    y_offset,
+                    y_stride,
+                );
             }
             for block in 0..4 {
-                let offset = (block >> 1) * 4 * 8 + (block & 1) * 4;
+                let offset = uv_offset + (block >> 1) * 4 * uv_stride + (block & 1) * 4;
                 transform::add_inverse_dct(
                     &coefficients.blocks[16 + block],
-                    &mut chroma_u,
+                    &mut self.frame.u.data,
                     offset,
-                    8,
+                    uv_stride,
                 );
                 transform::add_inverse_dct(
                     &coefficients.blocks[20 + block],
-                    &mut chroma_v,
+                    &mut self.frame.v.data,
                     offset,
-                    8,
+                    uv_stride,
                 );
             }
         }
-
-        store_block(&mut self.frame.y, mb_x * 16, mb_y * 16, 16, &luma);
-        store_block(&mut self.frame.u, mb_x * 8, mb_y * 8, 8, &chroma_u);
-        store_block(&mut self.frame.v, mb_x * 8, mb_y * 8, 8, &chroma_v);
     }
 
     /// The row above a block (`above[0]` the corner) and the column left of it, with the
@@ -203,11 +208,11 @@ impl<'a> FrameReconstructor<'a> {
 
     #[inline(always)]
     fn predict_intra_luma(
-        &self,
+        &mut self,
         mb_x: usize,
         mb_y: usize,
         info: &MacroblockInfo,
-        out: &mut [u8; 256],
+        offset: usize,
     ) {
         let mut above = [0u8; 17];
         let mut left = [0u8; 16];
@@ -220,22 +225,33 @@ impl<'a> FrameReconstructor<'a> {
             &mut above,
             &mut left,
         );
-        intra::predict_block(info.mode, 16, &above, &left, mb_y > 0, mb_x > 0, out, 16);
+        let stride = self.frame.y.stride;
+        let out = &mut self.frame.y.data[offset..];
+        intra::predict_block(
+            info.mode,
+            16,
+            &above,
+            &left,
+            mb_y > 0,
+            mb_x > 0,
+            out,
+            stride,
+        );
     }
 
     #[inline(always)]
     fn predict_intra_chroma(
-        &self,
+        &mut self,
         mb_x: usize,
         mb_y: usize,
         info: &MacroblockInfo,
-        out_u: &mut [u8; 64],
-        out_v: &mut [u8; 64],
+        offset: usize,
     ) {
-        for (plane, out) in [(&self.frame.u, out_u), (&self.frame.v, out_v)] {
+        for plane in [&mut self.frame.u, &mut self.frame.v] {
             let mut above = [0u8; 9];
             let mut left = [0u8; 8];
             Self::edges(plane, mb_x * 8, mb_y * 8, 8, 0, &mut above, &mut left);
+            let stride = plane.stride;
             intra::predict_block(
                 info.chroma_mode,
                 8,
@@ -243,20 +259,20 @@ impl<'a> FrameReconstructor<'a> {
                 &left,
                 mb_y > 0,
                 mb_x > 0,
-                out,
-                8,
+                &mut plane.data[offset..],
+                stride,
             );
         }
     }
 
     #[inline(always)]
     fn reconstruct_subblocks(
-        &self,
+        &mut self,
         mb_x: usize,
         mb_y: usize,
         info: &MacroblockInfo,
         coefficients: &MacroblockCoefficients,
-        out: &mut [u8; 256],
+        base: usize,
     ) {
         let mut above_row = [0u8; 21];
         let mut left_column = [0u8; 16];
@@ -269,6 +285,8 @@ impl<'a> FrameReconstructor<'a> {
             &mut above_row,
             &mut left_column,
         );
+        let stride = self.frame.y.stride;
+        let out = &mut self.frame.y.data[..];
         for block in 0..16 {
             let (bx, by) = (block & 3, block >> 2);
             let mut above = [0u8; 9];
@@ -276,7 +294,7 @@ impl<'a> FrameReconstructor<'a> {
             if by == 0 {
                 above.copy_from_slice(&above_row[4 * bx..4 * bx + 9]);
             } else {
-                let row = (4 * by - 1) * 16;
+                let row = base + (4 * by - 1) * stride;
                 above[0] = if bx == 0 {
                     left_column[4 * by - 1]
                 } else {
@@ -294,33 +312,37 @@ impl<'a> FrameReconstructor<'a> {
                 *value = if bx == 0 {
                     left_column[4 * by + k]
                 } else {
-                    out[(4 * by + k) * 16 + 4 * bx - 1]
+                    out[base + (4 * by + k) * stride + 4 * bx - 1]
                 };
             }
-            let offset = 4 * by * 16 + 4 * bx;
+            let offset = base + 4 * by * stride + 4 * bx;
             intra::predict_subblock(
                 info.subblock_modes[block],
                 &above,
                 &left,
                 &mut out[offset..],
-                16,
+                stride,
             );
             if coefficients.coded_blocks & (1 << block) != 0 {
-                transform::add_inverse_dct(&coefficients.blocks[block], out, offset, 16);
+                transform::add_inverse_dct(&coefficients.blocks[block], out, offset, stride);
             }
         }
     }
 
     #[inline(always)]
     fn predict_inter(
-        &self,
+        &mut self,
         mb_x: usize,
         mb_y: usize,
         info: &MacroblockInfo,
-        luma: &mut [u8; 256],
-        chroma_u: &mut [u8; 64],
-        chroma_v: &mut [u8; 64],
+        y_offset: usize,
+        uv_offset: usize,
     ) {
+        let y_stride = self.frame.y.stride;
+        let uv_stride = self.frame.u.stride;
+        let luma = &mut self.frame.y.data[y_offset..];
+        let chroma_u = &mut self.frame.u.data[uv_offset..];
+        let chroma_v = &mut self.frame.v.data[uv_offset..];
         let references = self
             .source
             .references()
@@ -332,7 +354,17 @@ impl<'a> FrameReconstructor<'a> {
         let (x, y) = (mb_x * 16, mb_y * 16);
         let (chroma_x, chroma_y) = (mb_x * 8, mb_y * 8);
         if info.mode != MacroblockMode::Split {
-            inter::predict_block(&reference.y, x, y, info.mv, 16, 16, self.filter, luma, 16);
+            inter::predict_block(
+                &reference.y,
+                x,
+                y,
+                info.mv,
+                16,
+                16,
+                self.filter,
+                luma,
+                y_stride,
+            );
             let mv = inter::chroma_mv(info.mv, self.full_pixel);
             inter::predict_block(
                 &reference.u,
@@ -343,7 +375,7 @@ impl<'a> FrameReconstructor<'a> {
                 8,
                 self.filter,
                 chroma_u,
-                8,
+                uv_stride,
             );
             inter::predict_block(
                 &reference.v,
@@ -354,7 +386,7 @@ impl<'a> FrameReconstructor<'a> {
                 8,
                 self.filter,
                 chroma_v,
-                8,
+                uv_stride,
             );
             return;
         }
@@ -370,14 +402,14 @@ impl<'a> FrameReconstructor<'a> {
                     8,
                     8,
                     self.filter,
-                    &mut luma[qy * 8 * 16 + qx * 8..],
-                    16,
+                    &mut luma[qy * 8 * y_stride + qx * 8..],
+                    y_stride,
                 );
             }
         }
         for block in (0..16).filter(|_| info.split_partitioning >= 3) {
             let (bx, by) = (block & 3, block >> 2);
-            let offset = 4 * by * 16 + 4 * bx;
+            let offset = 4 * by * y_stride + 4 * bx;
             inter::predict_block(
                 &reference.y,
                 x + 4 * bx,
@@ -387,7 +419,7 @@ impl<'a> FrameReconstructor<'a> {
                 4,
                 self.filter,
                 &mut luma[offset..],
-                16,
+                y_stride,
             );
         }
         for group_y in 0..2 {
@@ -400,7 +432,7 @@ impl<'a> FrameReconstructor<'a> {
                     info.subblock_mvs[first + 5],
                 ];
                 let mv: MotionVector = inter::chroma_mv_of_group(mvs, self.full_pixel);
-                let offset = group_y * 4 * 8 + group_x * 4;
+                let offset = group_y * 4 * uv_stride + group_x * 4;
                 let (block_x, block_y) = (chroma_x + 4 * group_x, chroma_y + 4 * group_y);
                 inter::predict_block(
                     &reference.u,
@@ -411,7 +443,7 @@ impl<'a> FrameReconstructor<'a> {
                     4,
                     self.filter,
                     &mut chroma_u[offset..],
-                    8,
+                    uv_stride,
                 );
                 inter::predict_block(
                     &reference.v,
@@ -422,7 +454,7 @@ impl<'a> FrameReconstructor<'a> {
                     4,
                     self.filter,
                     &mut chroma_v[offset..],
-                    8,
+                    uv_stride,
                 );
             }
         }
@@ -514,39 +546,37 @@ pub fn persistent_probabilities(
 /// Adds the luma residual of a whole-macroblock mode: with Y2, the inverse WHT supplies each
 /// block's DC.
 #[inline(always)]
-fn add_luma_residual(has_y2: bool, coefficients: &MacroblockCoefficients, luma: &mut [u8; 256]) {
+fn add_luma_residual(
+    has_y2: bool,
+    coefficients: &MacroblockCoefficients,
+    luma: &mut [u8],
+    base: usize,
+    stride: usize,
+) {
     let dcs = if has_y2 {
         Some(transform::inverse_walsh(&coefficients.blocks[Y2_BLOCK]))
     } else {
         None
     };
     for block in 0..16 {
-        let offset = (block >> 2) * 4 * 16 + (block & 3) * 4;
+        let offset = base + (block >> 2) * 4 * stride + (block & 3) * 4;
         let coded = coefficients.coded_blocks & (1 << block) != 0;
         match dcs {
             Some(dcs) => {
                 if coded {
                     let mut values = coefficients.blocks[block];
                     values[0] = dcs[block];
-                    transform::add_inverse_dct(&values, luma, offset, 16);
+                    transform::add_inverse_dct(&values, luma, offset, stride);
                 } else if dcs[block] != 0 {
-                    transform::add_dc(dcs[block], luma, offset, 16);
+                    transform::add_dc(dcs[block], luma, offset, stride);
                 }
             }
             None => {
                 if coded {
-                    transform::add_inverse_dct(&coefficients.blocks[block], luma, offset, 16);
+                    transform::add_inverse_dct(&coefficients.blocks[block], luma, offset, stride);
                 }
             }
         }
-    }
-}
-
-#[inline(always)]
-fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8]) {
-    for row in 0..size {
-        let start = (y + row) * plane.stride + x;
-        plane.data[start..start + size].copy_from_slice(&block[row * size..row * size + size]);
     }
 }
 
