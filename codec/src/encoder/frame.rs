@@ -935,29 +935,21 @@ impl<'a> FrameEncoder<'a> {
                     .lambda
                     .sad_cost(u64::from(best_distortion), self.mv_rate(mv, best_mv));
                 if self.settings.thorough {
-                    // Half-pixel steps all round, then quarter-pixel steps across (4 and 2 in
-                    // eighth-pixel units).
-                    const ALL_ROUND: [(i16, i16); 8] = [
-                        (-1, 0),
-                        (1, 0),
-                        (0, -1),
-                        (0, 1),
-                        (-1, -1),
-                        (-1, 1),
-                        (1, -1),
-                        (1, 1),
-                    ];
-                    for (step, pattern) in [(4i16, &ALL_ROUND[..]), (2, &ALL_ROUND[..4])] {
+                    // At half then quarter pixels (4 and 2 in eighth-pixel units): the four
+                    // neighbours across, then the one diagonal between the better vertical and
+                    // the better horizontal neighbour.
+                    for step in [4i16, 2] {
                         let center = mv;
-                        for &(dr, dc) in pattern {
+                        let mut cross_costs = [u64::MAX; 4];
+                        let mut try_candidate = |dr: i16, dc: i16| -> u64 {
                             let candidate =
                                 MotionVector::new(center.row + dr * step, center.col + dc * step);
                             if !valid(candidate) {
-                                continue;
+                                return u64::MAX;
                             }
                             let rate = self.mv_rate(candidate, best_mv);
                             if self.lambda.sad_cost(0, rate) >= best_new_cost {
-                                continue;
+                                return u64::MAX;
                             }
                             let distortion =
                                 self.inter_luma_sad(reference, mb_x, mb_y, candidate, source_luma);
@@ -967,7 +959,25 @@ impl<'a> FrameEncoder<'a> {
                                 best_distortion = distortion;
                                 mv = candidate;
                             }
+                            cost
+                        };
+                        for (index, (dr, dc)) in [(-1i16, 0i16), (1, 0), (0, -1), (0, 1)]
+                            .into_iter()
+                            .enumerate()
+                        {
+                            cross_costs[index] = try_candidate(dr, dc);
                         }
+                        let dr = if cross_costs[0] <= cross_costs[1] {
+                            -1
+                        } else {
+                            1
+                        };
+                        let dc = if cross_costs[2] <= cross_costs[3] {
+                            -1
+                        } else {
+                            1
+                        };
+                        try_candidate(dr, dc);
                     }
                 }
                 if mv != near.nearest && mv != near.near && !mv.is_zero() {
