@@ -6,32 +6,52 @@
 //! boolean encoder produces the bitstream (RFC 6386, section 7). Every writer can take a checkpoint
 //! and roll back to it, so a trial can be undone cheaply.
 
-use std::sync::OnceLock;
-
 use crate::modes::MotionVector;
 
-/// Cost of coding one decision, in 1/256 of a bit, indexed by the probability (out of 256) of the
-/// value actually coded: `-log2(p / 256) * 256`.
-pub fn probability_cost_table() -> &'static [u32; 256] {
-    static TABLE: OnceLock<[u32; 256]> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut table = [0u32; 256];
-        for (probability, cost) in table.iter_mut().enumerate() {
-            let p = (probability.max(1)) as f64 / 256.0;
-            *cost = (-p.log2() * 256.0).round() as u32;
+/// `log2(value) * 256` for `value` in 1..=256, in integer arithmetic (so it can build a table
+/// at compile time): the integer part from the highest set bit, eight fraction bits by
+/// repeated squaring.
+const fn log2_times_256(value: u32) -> u32 {
+    let whole = 31 - value.leading_zeros();
+    // `value` as a Q16 number in [1, 2).
+    let mut mantissa = ((value as u64) << 16) >> whole;
+    let mut fraction = 0u32;
+    let mut bit = 0;
+    while bit < 8 {
+        mantissa = (mantissa * mantissa) >> 16;
+        if mantissa >= 2 << 16 {
+            mantissa >>= 1;
+            fraction |= 1 << (7 - bit);
         }
-        table
-    })
+        bit += 1;
+    }
+    whole * 256 + fraction
 }
+
+/// Cost of coding one decision, in 1/256 of a bit, indexed by the probability (out of 256) of
+/// the value actually coded: `-log2(p / 256) * 256` (index 0 is treated as 1).
+pub const PROBABILITY_COSTS: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut probability = 0;
+    while probability < 256 {
+        let p = if probability == 0 {
+            1
+        } else {
+            probability as u32
+        };
+        table[probability] = 8 * 256 - log2_times_256(p);
+        probability += 1;
+    }
+    table
+};
 
 /// Cost in 1/256 bit of coding `bit` with `probability` (the chance, out of 256, of a zero).
 #[inline]
 pub fn bool_cost(bit: bool, probability: u8) -> u32 {
-    let table = probability_cost_table();
     if bit {
-        table[256 - probability as usize]
+        PROBABILITY_COSTS[256 - probability as usize]
     } else {
-        table[probability as usize]
+        PROBABILITY_COSTS[probability as usize]
     }
 }
 
@@ -420,6 +440,19 @@ mod tests {
                 (draw >= probability, probability)
             })
             .collect()
+    }
+
+    #[test]
+    fn cost_table_matches_the_logarithm() {
+        for probability in 1..256usize {
+            let exact = -(probability as f64 / 256.0).log2() * 256.0;
+            let table = f64::from(PROBABILITY_COSTS[probability]);
+            assert!(
+                (exact - table).abs() <= 1.5,
+                "{probability}: {exact} vs {table}"
+            );
+        }
+        assert_eq!(PROBABILITY_COSTS[128], 256);
     }
 
     #[test]

@@ -1268,7 +1268,9 @@ impl<'a> FrameEncoder<'a> {
             let mut prediction = [0u8; 256];
             let intra_rate = self.reference_rate(ReferenceKind::Intra);
             let mut intra_cost = u64::MAX;
-            for mode in WHOLE_BLOCK_MODES.into_iter().filter(|_| !settled) {
+            // An inter prediction off by less than one level per pixel leaves intra no chance.
+            let intra_hopeless = settled || inter_cost < 256 * 65536;
+            for mode in WHOLE_BLOCK_MODES.into_iter().filter(|_| !intra_hopeless) {
                 intra::predict_block(mode, 16, &above, &left, y > 0, x > 0, &mut prediction, 16);
                 let cost = self.lambda.sad_cost(
                     u64::from(sad(&source_luma, 16, &prediction, 16, 16, 16)),
@@ -1326,19 +1328,24 @@ impl<'a> FrameEncoder<'a> {
             );
             // Keep the residual only when it is worth its bits.
             let has_y2 = info.mode.has_y2();
-            let coded_error = u64::from(sse(&source_luma, 16, &luma_out, 16, 16, 16))
-                + u64::from(sse(&source_u, 8, &u_out, 8, 8, 8))
-                + u64::from(sse(&source_v, 8, &v_out, 8, 8, 8));
-            let skipped_error = u64::from(sse(&source_luma, 16, &luma_prediction, 16, 16, 16))
-                + u64::from(sse(&source_u, 8, &chroma_prediction[0], 8, 8, 8))
-                + u64::from(sse(&source_v, 8, &chroma_prediction[1], 8, 8, 8));
-            let token_rate = self.token_cost(mb_x, &levels, has_y2);
-            if self.lambda.rd(skipped_error, 0) <= self.lambda.rd(coded_error, token_rate) {
-                levels = [[0; 16]; 25];
-                coefficients = MacroblockCoefficients::default();
-                luma_out = luma_prediction;
-                u_out = chroma_prediction[0];
-                v_out = chroma_prediction[1];
+            let any_level = levels
+                .iter()
+                .any(|block| block.iter().any(|&level| level != 0));
+            if any_level {
+                let coded_error = u64::from(sse(&source_luma, 16, &luma_out, 16, 16, 16))
+                    + u64::from(sse(&source_u, 8, &u_out, 8, 8, 8))
+                    + u64::from(sse(&source_v, 8, &v_out, 8, 8, 8));
+                let skipped_error = u64::from(sse(&source_luma, 16, &luma_prediction, 16, 16, 16))
+                    + u64::from(sse(&source_u, 8, &chroma_prediction[0], 8, 8, 8))
+                    + u64::from(sse(&source_v, 8, &chroma_prediction[1], 8, 8, 8));
+                let token_rate = self.token_cost(mb_x, &levels, has_y2);
+                if self.lambda.rd(skipped_error, 0) <= self.lambda.rd(coded_error, token_rate) {
+                    levels = [[0; 16]; 25];
+                    coefficients = MacroblockCoefficients::default();
+                    luma_out = luma_prediction;
+                    u_out = chroma_prediction[0];
+                    v_out = chroma_prediction[1];
+                }
             }
         } else {
             let extra_rate = if self.header.key_frame {
