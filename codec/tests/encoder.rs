@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use codec::encoder::{
-    encode, encode_candidates, encode_to_size, EncodeError, EncodeParams, EncodedFrame,
+    encode, encode_candidates, encode_to_size, Effort, EncodeError, EncodeParams, EncodedFrame,
     RateController,
 };
 use codec::ivf::{IvfHeader, IvfWriter};
@@ -205,6 +205,16 @@ fn interop_with_rate_control() {
     check_with_vpxdec(&ivf, &frames);
     check_with_ffmpeg(&ivf);
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn fast_effort_interoperates() {
+    let pictures = clip(10, 176, 144);
+    let params = EncodeParams {
+        effort: Effort::Fast,
+        ..EncodeParams::with_quantizer(45)
+    };
+    check_interop("fast", &pictures, &params);
 }
 
 #[test]
