@@ -36,7 +36,7 @@ use crate::tables::{
     KEY_FRAME_LUMA_MODE_PROBABILITIES, KEY_FRAME_LUMA_MODE_TREE,
     KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES, LUMA_MODE_TREE, MV_PROBABILITY_COUNT,
     MV_UPDATE_PROBABILITIES, SPLIT_MV_PARTITIONS, SPLIT_MV_PROBABILITIES,
-    SUBBLOCK_MODE_PROBABILITIES, SUBBLOCK_MODE_TREE, SUBBLOCK_MV_REFERENCE_PROBABILITIES, ZIGZAG,
+    SUBBLOCK_MODE_PROBABILITIES, SUBBLOCK_MODE_TREE, SUBBLOCK_MV_REFERENCE_PROBABILITIES,
 };
 use crate::tokens::{skip_macroblock, MacroblockCoefficients, TokenContext, Y2_BLOCK};
 
@@ -1439,28 +1439,15 @@ fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8])
     }
 }
 
-/// Quantises a block's coefficients (raster order) and returns its levels in scan order and
-/// the dequantised coefficients (raster order) exactly as the decoder will compute them.
+/// Quantises a block's coefficients (raster order): levels in scan order and the dequantised
+/// coefficients (raster order) exactly as the decoder will compute them.
+#[inline]
 fn quantize_scan(
     quantizer: &BlockQuantizer,
     coefficients: &[i16; 16],
     first: usize,
 ) -> ([i16; 16], [i16; 16]) {
-    let mut raster_levels = [0i16; 16];
-    quantizer.quantize(coefficients, first, &mut raster_levels);
-    let mut scan = [0i16; 16];
-    let mut dequantized = [0i16; 16];
-    for (position, &raster) in ZIGZAG.iter().enumerate() {
-        let raster = usize::from(raster);
-        let level = if position < first {
-            0
-        } else {
-            raster_levels[raster]
-        };
-        scan[position] = level;
-        dequantized[raster] = level.wrapping_mul(quantizer.step(raster) as i16);
-    }
-    (scan, dequantized)
+    quantizer.quantize_scan(coefficients, first)
 }
 
 /// Writes (or counts) all tokens of a macroblock in the decoder's order, updating contexts.

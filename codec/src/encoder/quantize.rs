@@ -5,6 +5,8 @@
 //! bias: a smaller bias for AC coefficients leaves a dead zone around zero, which saves many bits
 //! for little distortion.
 
+use crate::tables::ZIGZAG;
+
 /// Step sizes and rounding of one block type (Y, Y2 or chroma).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockQuantizer {
@@ -48,31 +50,48 @@ impl BlockQuantizer {
         first: usize,
         levels: &mut [i16; 16],
     ) -> [i16; 16] {
-        let mut dequantized = [0i16; 16];
+        let (scan, dequantized) = self.quantize_scan(coefficients, first);
         *levels = [0; 16];
-        // Division by the step as a multiplication by its fixed-point reciprocal (two divisions
-        // per block instead of sixteen).
+        for (position, &raster) in ZIGZAG.iter().enumerate() {
+            levels[usize::from(raster)] = scan[position];
+        }
+        dequantized
+    }
+
+    /// Quantises `coefficients` (raster order) starting at scan position `first`. Returns the
+    /// levels in scan (zigzag) order, as tokens code them, and the dequantised coefficients in
+    /// raster order, computed exactly as the decoder computes them (16-bit wrapping product).
+    #[inline]
+    pub fn quantize_scan(&self, coefficients: &[i16; 16], first: usize) -> ([i16; 16], [i16; 16]) {
+        // Division by the step as a multiplication by its fixed-point reciprocal.
         let reciprocal = |step: i32| (1u64 << 32) / (step as u64 * 128) + 1;
-        let (dc_reciprocal, ac_reciprocal) = (reciprocal(self.dc_step), reciprocal(self.ac_step));
-        for index in first..16 {
-            let value = coefficients[index] as i32;
-            let (step, rounding, reciprocal) = if index == 0 {
-                (self.dc_step, self.dc_rounding, dc_reciprocal)
-            } else {
-                (self.ac_step, self.ac_rounding, ac_reciprocal)
-            };
+        let dc = (
+            self.dc_step,
+            self.dc_step * self.dc_rounding,
+            reciprocal(self.dc_step),
+        );
+        let ac = (
+            self.ac_step,
+            self.ac_step * self.ac_rounding,
+            reciprocal(self.ac_step),
+        );
+        let mut scan = [0i16; 16];
+        let mut dequantized = [0i16; 16];
+        for position in first..16 {
+            let raster = usize::from(ZIGZAG[position]);
+            let value = i32::from(coefficients[raster]);
             if value == 0 {
                 continue;
             }
-            let numerator = (value.unsigned_abs() * 128 + (step * rounding) as u32) as u64;
-            let magnitude = ((numerator * reciprocal) >> 32) as i32;
+            let (step, bias, reciprocal) = if raster == 0 { dc } else { ac };
+            let numerator = u64::from(value.unsigned_abs() * 128 + bias as u32);
             // Levels are limited to what the token alphabet can carry (DCT_CAT6: 11 extra bits).
-            let magnitude = magnitude.min(2048 + 66);
-            let level = if value < 0 { -magnitude } else { magnitude };
-            levels[index] = level as i16;
-            dequantized[index] = (level * step).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+            let magnitude = (((numerator * reciprocal) >> 32) as i32).min(2048 + 66);
+            let level = if value < 0 { -magnitude } else { magnitude } as i16;
+            scan[position] = level;
+            dequantized[raster] = level.wrapping_mul(step as i16);
         }
-        dequantized
+        (scan, dequantized)
     }
 }
 
