@@ -28,12 +28,33 @@ pub struct BenchEncodeArgs {
     /// Skip the 1280x720 upscale.
     #[arg(long)]
     pub skip_720p: bool,
-    /// Run our encoder with its fast settings (whole-block intra modes, whole-pixel vectors).
-    #[arg(long)]
-    pub fast: bool,
+    /// Our encoder's effort: fast, balanced or thorough.
+    #[arg(long, value_enum, default_value = "thorough")]
+    pub effort: EffortArg,
     /// Timed runs per operating point; the fastest counts (other load only slows a run down).
     #[arg(long, default_value_t = 2)]
     pub repetitions: usize,
+}
+
+/// The encoder efforts, as command-line values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EffortArg {
+    /// Whole-block intra modes and whole-pixel vectors.
+    Fast,
+    /// Adds quarter-pixel vectors.
+    Balanced,
+    /// Everything the encoder can try.
+    Thorough,
+}
+
+impl From<EffortArg> for Effort {
+    fn from(effort: EffortArg) -> Self {
+        match effort {
+            EffortArg::Fast => Effort::Fast,
+            EffortArg::Balanced => Effort::Balanced,
+            EffortArg::Thorough => Effort::Thorough,
+        }
+    }
 }
 
 /// One encoder run at one operating point.
@@ -311,11 +332,7 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
         pictures.len()
     );
     println!("encoder  setting        fps   kbit/s  SSIM dB");
-    let effort = if args.fast {
-        Effort::Fast
-    } else {
-        Effort::Thorough
-    };
+    let effort = args.effort.into();
     let mut ours = Vec::new();
     for &quantizer in &args.quantizers {
         let params = EncodeParams {

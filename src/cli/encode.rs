@@ -33,9 +33,9 @@ pub struct EncodeArgs {
     /// Encode at most this many frames.
     #[arg(long)]
     pub frames: Option<usize>,
-    /// Faster, simpler mode decisions.
-    #[arg(long)]
-    pub fast: bool,
+    /// Search effort: fast, balanced or thorough.
+    #[arg(long, value_enum, default_value = "thorough")]
+    pub effort: super::bench_encode::EffortArg,
     /// Also write the decoder's reconstruction (Y4M).
     #[arg(long)]
     pub recon: Option<PathBuf>,
@@ -90,11 +90,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         .bitrate
         .map(|kbps| RateController::new(kbps * 1000.0, frames_per_second, 64));
     let fixed_quantizer = args.quantizer.unwrap_or(64);
-    let effort = if args.fast {
-        Effort::Fast
-    } else {
-        Effort::Thorough
-    };
+    let effort: Effort = args.effort.into();
 
     let mut state = DecoderState::new();
     let mut total_bytes = 0usize;
@@ -230,7 +226,7 @@ mod tests {
             keyframe_interval: 5,
             golden_interval: 3,
             frames: None,
-            fast: false,
+            effort: crate::cli::bench_encode::EffortArg::Thorough,
             recon: Some(recon.clone()),
             stats: true,
         })

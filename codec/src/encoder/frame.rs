@@ -53,8 +53,14 @@ pub struct FrameSettings {
     pub refresh_golden: bool,
     /// Whether macroblocks may predict from the golden frame.
     pub search_golden: bool,
-    /// Whether to try 4x4 intra prediction (B_PRED), SPLITMV and sub-pixel refinement.
-    pub thorough: bool,
+    /// Whether to try 4x4 intra prediction (B_PRED).
+    pub subblock_intra: bool,
+    /// Whether to refine motion vectors to quarter pixels.
+    pub subpixel: bool,
+    /// Whether to try SPLITMV.
+    pub split: bool,
+    /// Whether to choose the loop-filter level by trial.
+    pub filter_trials: bool,
 }
 
 /// A coded frame with everything the reconstruction needs.
@@ -524,7 +530,7 @@ impl<'a> FrameEncoder<'a> {
         let whole_cost = self
             .lambda
             .rd(u64::from(sse(source, 16, out, 16, 16, 16)), whole_rate);
-        if !self.settings.thorough {
+        if !self.settings.subblock_intra {
             return (
                 best_mode,
                 [SubblockMode::implied_by(best_mode); 16],
@@ -934,7 +940,7 @@ impl<'a> FrameEncoder<'a> {
                 let mut best_new_cost = self
                     .lambda
                     .sad_cost(u64::from(best_distortion), self.mv_rate(mv, best_mv));
-                if self.settings.thorough {
+                if self.settings.subpixel {
                     // At half then quarter pixels (4 and 2 in eighth-pixel units): the four
                     // neighbours across, then the one diagonal between the better vertical and
                     // the better horizontal neighbour.
@@ -989,7 +995,7 @@ impl<'a> FrameEncoder<'a> {
                     );
                 }
                 // Four 8x8 vectors, when one vector leaves much unexplained.
-                if self.settings.thorough && best_distortion > SPLIT_SEARCH_MIN_SAD {
+                if self.settings.split && best_distortion > SPLIT_SEARCH_MIN_SAD {
                     if let Some((info, distortion, rate)) =
                         self.search_split(mb_x, mb_y, source_luma, padded, &near, mv, &edges)
                     {
@@ -1799,7 +1805,7 @@ fn choose_filter_level(
 ) -> u8 {
     let q = i32::from(header.quantizer.y_ac);
     let guess = ((q * 3) / 8 + if header.key_frame { 0 } else { 2 }).clamp(0, 63);
-    if !encoder.settings.thorough {
+    if !encoder.settings.filter_trials {
         return guess as u8;
     }
     // Trials run on a band of macroblock rows in the middle of the frame: a quarter of the

@@ -31,7 +31,10 @@ pub enum Effort {
     /// Whole-block intra modes, whole-pixel motion search, a loop-filter level from the
     /// quantizer.
     Fast,
-    /// Adds 4x4 intra modes, sub-pixel refinement and a loop-filter level chosen by trial.
+    /// Fast plus quarter-pixel motion refinement: most of the quality at less cost.
+    Balanced,
+    /// Adds 4x4 intra modes, SPLITMV, the golden reference and a loop-filter level chosen
+    /// by trial.
     #[default]
     Thorough,
 }
@@ -207,7 +210,10 @@ pub fn encode(
         filter_level: params.loop_filter_level,
         refresh_golden: params.refresh_golden,
         search_golden: search_golden && thorough,
-        thorough,
+        subblock_intra: thorough,
+        subpixel: params.effort != Effort::Fast,
+        split: thorough,
+        filter_trials: thorough,
     };
     let coded = frame::encode_frame(state, picture, &settings);
 
