@@ -160,6 +160,100 @@ impl EdgePixels {
             }
         }
     }
+
+    /// Loads a horizontal chroma edge of both planes: eight U lines in lanes 0-7 and eight V
+    /// lines in lanes 8-15, so one filter pass covers both.
+    #[inline(always)]
+    fn load_rows_pair(u: &[u8], v: &[u8], position: usize, stride: usize) -> Self {
+        let mut lanes = [[0u8; 16]; 8];
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            let start = position + k * stride - 4 * stride;
+            lane[..8].copy_from_slice(&u[start..start + 8]);
+            lane[8..].copy_from_slice(&v[start..start + 8]);
+        }
+        EdgePixels { lanes }
+    }
+
+    /// Stores what [`Self::load_rows_pair`] loaded.
+    #[inline(always)]
+    fn store_rows_pair(&self, u: &mut [u8], v: &mut [u8], position: usize, stride: usize) {
+        for k in 1..7 {
+            let start = position + k * stride - 4 * stride;
+            u[start..start + 8].copy_from_slice(&self.lanes[k][..8]);
+            v[start..start + 8].copy_from_slice(&self.lanes[k][8..]);
+        }
+    }
+
+    /// Loads a vertical chroma edge of both planes (U lines in lanes 0-7, V in 8-15).
+    #[inline(always)]
+    fn load_columns_pair(u: &[u8], v: &[u8], position: usize, stride: usize) -> Self {
+        let mut rows = [0u64; 16];
+        for line in 0..8 {
+            let start = position + line * stride - 4;
+            rows[line] = u64::from_le_bytes(u[start..start + 8].try_into().expect("8 pixels"));
+            rows[8 + line] = u64::from_le_bytes(v[start..start + 8].try_into().expect("8 pixels"));
+        }
+        EdgePixels {
+            lanes: rows_to_lanes(&rows),
+        }
+    }
+
+    /// Stores what [`Self::load_columns_pair`] loaded.
+    #[inline(always)]
+    fn store_columns_pair(&self, u: &mut [u8], v: &mut [u8], position: usize, stride: usize) {
+        let rows = lanes_to_rows(&self.lanes);
+        for line in 0..8 {
+            let start = position + line * stride - 4;
+            u[start..start + 8].copy_from_slice(&rows[line].to_le_bytes());
+            v[start..start + 8].copy_from_slice(&rows[8 + line].to_le_bytes());
+        }
+    }
+}
+
+/// Sixteen rows of eight pixels (little-endian words) to eight lanes of sixteen.
+#[inline(always)]
+fn rows_to_lanes(rows: &[u64; 16]) -> [[u8; 16]; 8] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86_64 baseline, so it is always available here.
+        unsafe { sse2::rows_to_lanes(rows) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut lanes = [[0u8; 16]; 8];
+        for half in 0..2 {
+            let mut words: [u64; 8] = rows[half * 8..half * 8 + 8].try_into().expect("8 rows");
+            transpose_bytes(&mut words);
+            for (lane, word) in lanes.iter_mut().zip(words) {
+                lane[half * 8..half * 8 + 8].copy_from_slice(&word.to_le_bytes());
+            }
+        }
+        lanes
+    }
+}
+
+/// Eight lanes of sixteen pixels back to sixteen rows of eight (little-endian words).
+#[inline(always)]
+fn lanes_to_rows(lanes: &[[u8; 16]; 8]) -> [u64; 16] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86_64 baseline, so it is always available here.
+        unsafe { sse2::lanes_to_rows(lanes) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut rows = [0u64; 16];
+        for half in 0..2 {
+            let mut words = [0u64; 8];
+            for (word, lane) in words.iter_mut().zip(lanes) {
+                *word =
+                    u64::from_le_bytes(lane[half * 8..half * 8 + 8].try_into().expect("8 pixels"));
+            }
+            transpose_bytes(&mut words);
+            rows[half * 8..half * 8 + 8].copy_from_slice(&words);
+        }
+        rows
+    }
 }
 
 /// 16x8 byte transposes with SSE2 unpack instructions, for the vertical edges of luma.
@@ -428,6 +522,28 @@ fn filter_edge<const LINES: usize>(
     }
 }
 
+/// [`filter_edge`] for the same chroma edge of both planes at once.
+#[inline(always)]
+fn filter_edge_pair(
+    u: &mut [u8],
+    v: &mut [u8],
+    position: usize,
+    stride: usize,
+    direction: EdgeDirection,
+    limits: &EdgeLimits,
+    macroblock_edge: bool,
+) {
+    let mut pixels = match direction {
+        EdgeDirection::Vertical => EdgePixels::load_columns_pair(u, v, position, stride),
+        EdgeDirection::Horizontal => EdgePixels::load_rows_pair(u, v, position, stride),
+    };
+    normal_filter(&mut pixels, limits, macroblock_edge);
+    match direction {
+        EdgeDirection::Vertical => pixels.store_columns_pair(u, v, position, stride),
+        EdgeDirection::Horizontal => pixels.store_rows_pair(u, v, position, stride),
+    }
+}
+
 /// Filters a whole reconstructed frame (macroblock-aligned) in macroblock raster order.
 /// `inner_edges[i]` says whether macroblock `i` gets its inner edges filtered (false for
 /// whole-macroblock modes without coded coefficients).
@@ -552,20 +668,41 @@ fn filter_macroblock_normal(
         macroblock,
         subblock,
     );
-    for plane in [&mut frame.u, &mut frame.v] {
-        let stride = plane.stride;
-        let origin = mb_y * 8 * stride + mb_x * 8;
-        filter_plane::<8>(
-            &mut plane.data,
-            origin,
-            stride,
-            left,
-            top,
-            inner,
-            limits,
-            macroblock,
-            subblock,
-        );
+    // The two chroma planes share a stride and have independent edges: filter them together
+    // (each plane still sees libvpx's edge order).
+    use EdgeDirection::{Horizontal, Vertical};
+    let stride = frame.u.stride;
+    if stride != frame.v.stride {
+        for plane in [&mut frame.u, &mut frame.v] {
+            let stride = plane.stride;
+            let origin = mb_y * 8 * stride + mb_x * 8;
+            filter_plane::<8>(
+                &mut plane.data,
+                origin,
+                stride,
+                left,
+                top,
+                inner,
+                limits,
+                macroblock,
+                subblock,
+            );
+        }
+        return;
+    }
+    let origin = mb_y * 8 * stride + mb_x * 8;
+    let (u, v) = (&mut frame.u.data[..], &mut frame.v.data[..]);
+    if left {
+        filter_edge_pair(u, v, origin, stride, Vertical, limits, true);
+    }
+    if inner {
+        filter_edge_pair(u, v, origin + 4, stride, Vertical, limits, false);
+    }
+    if top {
+        filter_edge_pair(u, v, origin, stride, Horizontal, limits, true);
+    }
+    if inner {
+        filter_edge_pair(u, v, origin + 4 * stride, stride, Horizontal, limits, false);
     }
 }
 
