@@ -782,6 +782,21 @@ impl<'a> FrameEncoder<'a> {
         mv: MotionVector,
         source: &[u8; 256],
     ) -> u32 {
+        if mv.row & 7 == 0 && mv.col & 7 == 0 {
+            // A whole-pixel vector predicts with the reference's own (edge-extended) pixels.
+            let (x, y) = (
+                (mb_x * 16) as isize + isize::from(mv.col >> 3),
+                (mb_y * 16) as isize + isize::from(mv.row >> 3),
+            );
+            let padded = self
+                .padded_references
+                .iter()
+                .find(|(kind, _)| *kind == reference)
+                .map(|(_, padded)| padded);
+            if let Some(padded) = padded.filter(|padded| padded.holds(x, y, 16)) {
+                return sad(source, 16, padded.block(x, y), padded.stride(), 16, 16);
+            }
+        }
         let picture = self
             .references
             .as_ref()
@@ -1410,15 +1425,21 @@ impl<'a> FrameEncoder<'a> {
         if info.skip_coefficients {
             skip_macroblock(has_y2, &mut above, &mut left);
         } else {
-            let mut counter = BitCounter::default();
-            write_macroblock_tokens(
-                &mut counter,
-                &self.base_probabilities.coefficients,
-                &levels,
-                has_y2,
-                &mut above,
-                &mut left,
-            );
+            #[cfg(debug_assertions)]
+            let (mut written_above, mut written_left) = (above, left);
+            set_token_contexts(coded, has_y2, &mut above, &mut left);
+            #[cfg(debug_assertions)]
+            {
+                write_macroblock_tokens(
+                    &mut BitCounter::default(),
+                    &self.base_probabilities.coefficients,
+                    &levels,
+                    has_y2,
+                    &mut written_above,
+                    &mut written_left,
+                );
+                debug_assert!(written_above == above && written_left == left);
+            }
         }
         self.above_contexts[mb_x] = above;
         self.left_context = left;
@@ -1454,6 +1475,27 @@ fn quantize_scan(
     first: usize,
 ) -> ([i16; 16], [i16; 16]) {
     quantizer.quantize_scan(coefficients, first)
+}
+
+/// Sets the token contexts a coded macroblock leaves behind, as writing its tokens would: each
+/// block's flag is whether it codes a level (bit `block` of `coded`, see the coded-block mask).
+fn set_token_contexts(coded: u32, has_y2: bool, above: &mut TokenContext, left: &mut TokenContext) {
+    let flag = |block: usize| u8::from(coded & (1 << block) != 0);
+    if has_y2 {
+        above[8] = flag(Y2_BLOCK);
+        left[8] = flag(Y2_BLOCK);
+    }
+    // The last block written in each column and row sets its context.
+    for index in 0..4 {
+        above[index] = flag(12 + index);
+        left[index] = flag(index * 4 + 3);
+    }
+    for (offset, first_block) in [(4, 16), (6, 20)] {
+        for index in 0..2 {
+            above[offset + index] = flag(first_block + 2 + index);
+            left[offset + index] = flag(first_block + index * 2 + 1);
+        }
+    }
 }
 
 /// Writes (or counts) all tokens of a macroblock in the decoder's order, updating contexts.
