@@ -7,7 +7,8 @@
 
 use crate::tables::ZIGZAG;
 
-/// Step sizes and rounding of one block type (Y, Y2 or chroma).
+/// Step sizes and rounding of one block type (Y, Y2 or chroma), with the per-position tables
+/// the quantiser runs on (computed once, so quantising a block divides nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockQuantizer {
     /// Step size of coefficient 0.
@@ -18,16 +19,35 @@ pub struct BlockQuantizer {
     pub dc_rounding: i32,
     /// Rounding added before dividing AC magnitudes, in 1/128 of a step.
     pub ac_rounding: i32,
+    /// Step of each raster position.
+    steps: [i16; 16],
+    /// Rounding of each raster position, in 1/128 of a step times the step.
+    biases: [u32; 16],
+    /// Fixed-point reciprocal (32 fractional bits) of 128 times each position's step.
+    reciprocals: [u64; 16],
 }
 
 impl BlockQuantizer {
     /// A quantizer with VP8's step sizes and the encoder's default rounding.
     pub fn new(dc_step: i32, ac_step: i32) -> Self {
+        let dc_step = dc_step.max(1);
+        let ac_step = ac_step.max(1);
+        let (dc_rounding, ac_rounding) = (64, 44);
+        let reciprocal = |step: i32| (1u64 << 32) / (step as u64 * 128) + 1;
+        let mut steps = [ac_step as i16; 16];
+        let mut biases = [(ac_step * ac_rounding) as u32; 16];
+        let mut reciprocals = [reciprocal(ac_step); 16];
+        steps[0] = dc_step as i16;
+        biases[0] = (dc_step * dc_rounding) as u32;
+        reciprocals[0] = reciprocal(dc_step);
         BlockQuantizer {
-            dc_step: dc_step.max(1),
-            ac_step: ac_step.max(1),
-            dc_rounding: 64,
-            ac_rounding: 44,
+            dc_step,
+            ac_step,
+            dc_rounding,
+            ac_rounding,
+            steps,
+            biases,
+            reciprocals,
         }
     }
 
@@ -63,34 +83,25 @@ impl BlockQuantizer {
     /// raster order, computed exactly as the decoder computes them (16-bit wrapping product).
     #[inline]
     pub fn quantize_scan(&self, coefficients: &[i16; 16], first: usize) -> ([i16; 16], [i16; 16]) {
-        // Division by the step as a multiplication by its fixed-point reciprocal.
-        let reciprocal = |step: i32| (1u64 << 32) / (step as u64 * 128) + 1;
-        let dc = (
-            self.dc_step,
-            self.dc_step * self.dc_rounding,
-            reciprocal(self.dc_step),
-        );
-        let ac = (
-            self.ac_step,
-            self.ac_step * self.ac_rounding,
-            reciprocal(self.ac_step),
-        );
-        let mut scan = [0i16; 16];
-        let mut dequantized = [0i16; 16];
-        for position in first..16 {
-            let raster = usize::from(ZIGZAG[position]);
+        // Every position at once, without branches: a zero coefficient quantises to zero since
+        // the rounding stays below half a step (`bias * reciprocal < 2^32`).
+        let mut levels = [0i16; 16];
+        for raster in 0..16 {
             let value = i32::from(coefficients[raster]);
-            if value == 0 {
-                continue;
-            }
-            let (step, bias, reciprocal) = if raster == 0 { dc } else { ac };
-            let numerator = u64::from(value.unsigned_abs() * 128 + bias as u32);
+            let numerator = u64::from(value.unsigned_abs() * 128 + self.biases[raster]);
             // Levels are limited to what the token alphabet can carry (DCT_CAT6: 11 extra bits).
-            let magnitude = (((numerator * reciprocal) >> 32) as i32).min(2048 + 66);
-            let level = if value < 0 { -magnitude } else { magnitude } as i16;
-            scan[position] = level;
-            dequantized[raster] = level.wrapping_mul(step as i16);
+            let magnitude = (((numerator * self.reciprocals[raster]) >> 32) as i32).min(2048 + 66);
+            levels[raster] = if value < 0 { -magnitude } else { magnitude } as i16;
         }
+        if first > 0 {
+            // Scan position 0 is raster position 0.
+            levels[0] = 0;
+        }
+        let mut dequantized = [0i16; 16];
+        for raster in 0..16 {
+            dequantized[raster] = levels[raster].wrapping_mul(self.steps[raster]);
+        }
+        let scan = std::array::from_fn(|position| levels[usize::from(ZIGZAG[position])]);
         (scan, dequantized)
     }
 }
