@@ -1350,8 +1350,10 @@ impl<'a> FrameEncoder<'a> {
             // Keep the residual only when it is worth its bits.
             let has_y2 = info.mode.has_y2();
             let any_level = levels
+                .as_flattened()
                 .iter()
-                .any(|block| block.iter().any(|&level| level != 0));
+                .fold(0, |all, &level| all | level)
+                != 0;
             if any_level {
                 let coded_error = u64::from(sse(&source_luma, 16, &luma_out, 16, 16, 16))
                     + u64::from(sse(&source_u, 8, &u_out, 8, 8, 8))
@@ -1403,8 +1405,11 @@ impl<'a> FrameEncoder<'a> {
             if block == Y2_BLOCK && !has_y2 {
                 continue;
             }
-            let first = usize::from(block < 16 && has_y2);
-            if block_levels[first..].iter().any(|&level| level != 0) {
+            let mut coded_levels = *block_levels;
+            if block < 16 && has_y2 {
+                coded_levels[0] = 0;
+            }
+            if coded_levels.iter().fold(0, |all, &level| all | level) != 0 {
                 coded |= 1 << block;
             }
         }
