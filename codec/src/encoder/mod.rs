@@ -3,7 +3,8 @@
 //! [`encode`] is a pure function of (state, picture, parameters): it never changes the state
 //! it starts from, and the same inputs give the same bytes. The [`EncodedFrame`] it returns
 //! carries the state a decoder reaches by decoding those bytes from that state, built with the
-//! decoder's own reconstruction ([`crate::FrameReconstructor`]) so the two cannot disagree.
+//! decoder's own prediction, inverse-transform and loop-filter kernels and its reference
+//! updates (debug builds also check it against [`crate::FrameReconstructor`]).
 //!
 //! Layout: [`entropy`] (boolean encoder, bit counter, recorder), [`transform`] and
 //! [`quantize`] (forward transforms and quantisation), [`motion`] (motion search),
@@ -22,7 +23,6 @@ use std::sync::Arc;
 
 use crate::header::MAX_FRAME_PIXELS;
 use crate::picture::Picture;
-use crate::reconstruct::FrameReconstructor;
 use crate::state::{DecoderState, StateId};
 
 /// How hard the encoder looks for good decisions.
@@ -215,28 +215,75 @@ pub fn encode(
         split: thorough,
         filter_trials: thorough,
     };
-    let coded = frame::encode_frame(state, picture, &settings);
-
-    // The target state comes from the decoder's reconstruction of exactly what was coded.
-    let mut reconstructor = FrameReconstructor::new(state, &coded.header);
-    let columns = reconstructor.columns();
-    for (index, (info, coefficients)) in coded.infos.iter().zip(&coded.coefficients).enumerate() {
-        reconstructor.reconstruct_macroblock(index % columns, index / columns, info, coefficients);
-    }
-    debug_assert!(
-        reconstructor.frame() == &coded.unfiltered,
-        "the encoder's reconstruction differs from the decoder's"
-    );
-    let (target, shown) = reconstructor.finish();
-    let picture = shown.expect("encoded frames are shown");
+    let frame::CodedFrame {
+        bytes,
+        header,
+        infos,
+        coefficients,
+        unfiltered,
+    } = frame::encode_frame(state, picture, &settings);
+    let (target, picture) = target_state(state, &header, &infos, &coefficients, unfiltered);
     Ok(EncodedFrame {
-        bytes: coded.bytes,
+        bytes,
         source: state.id(),
         target,
         picture,
         key_frame,
         quantizer: params.quantizer,
     })
+}
+
+/// The state a decoder reaches from `state` by decoding `coded`, and the picture it shows.
+///
+/// The encoder built its reconstruction with the decoder's prediction and inverse-transform
+/// kernels, so the unfiltered frame is the decoder's; the rest is the decoder's own final
+/// step (loop filter, reference and probability updates). Debug builds rebuild the frame
+/// with [`crate::FrameReconstructor`] and check that the two agree.
+fn target_state(
+    state: &DecoderState,
+    header: &crate::FrameHeader,
+    infos: &[crate::MacroblockInfo],
+    coefficients: &[crate::MacroblockCoefficients],
+    mut frame: Picture,
+) -> (DecoderState, Picture) {
+    #[cfg(debug_assertions)]
+    {
+        let mut reconstructor = crate::FrameReconstructor::new(state, header);
+        let columns = reconstructor.columns();
+        for (index, (info, block_coefficients)) in infos.iter().zip(coefficients).enumerate() {
+            reconstructor.reconstruct_macroblock(
+                index % columns,
+                index / columns,
+                info,
+                block_coefficients,
+            );
+        }
+        debug_assert!(
+            reconstructor.frame() == &frame,
+            "the encoder's reconstruction differs from the decoder's"
+        );
+    }
+    let inner_edges: Vec<bool> = infos
+        .iter()
+        .zip(coefficients)
+        .map(|(info, block_coefficients)| !(info.mode.has_y2() && block_coefficients.is_empty()))
+        .collect();
+    crate::loop_filter::filter_frame(&mut frame, header, infos, &inner_edges);
+    let shown = frame.cropped(usize::from(header.width), usize::from(header.height));
+    let new_frame = Arc::new(crate::state::ReferenceFrame::new(frame));
+    let references = crate::reconstruct::update_references(state.references(), header, new_frame);
+    let probabilities = crate::reconstruct::persistent_probabilities(state, header);
+    let segment_map: Vec<u8> = infos.iter().map(|info| info.segment_id).collect();
+    let target = DecoderState::from_parts(crate::state::StateParts {
+        width: header.width,
+        height: header.height,
+        references: Some(references),
+        probabilities,
+        segmentation: header.segmentation.values,
+        segment_map: Arc::new(segment_map),
+        loop_filter_deltas: header.loop_filter_deltas,
+    });
+    (target, shown)
 }
 
 /// Encodes the same picture from the same state with each of `candidates`, in parallel
