@@ -11,6 +11,8 @@ use codec::ivf::IvfReader;
 use codec::{decode, DecoderState};
 use md5::{Digest, Md5};
 
+use crate::cli::shared::{run_tool, test_clip, upscale_to_720p};
+
 /// Arguments of `salsify bench-decode`.
 #[derive(Debug, clap::Args)]
 pub struct BenchDecodeArgs {
@@ -23,26 +25,6 @@ pub struct BenchDecodeArgs {
     /// Skip the 1280x720 upscale.
     #[arg(long)]
     pub skip_720p: bool,
-}
-
-fn shared_dir() -> PathBuf {
-    std::env::var_os("SALSIFY_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-}
-
-fn run_tool(command: &mut Command) -> anyhow::Result<std::process::Output> {
-    let description = format!("{command:?}");
-    let output = command
-        .output()
-        .with_context(|| format!("running {description} (is it installed?)"))?;
-    if !output.status.success() {
-        bail!(
-            "{description} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(output)
 }
 
 fn encode_with_vpxenc(source: &Path, output: &Path) -> anyhow::Result<()> {
@@ -208,9 +190,7 @@ pub fn run(args: BenchDecodeArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: built without optimisations; run with `cargo run --release`");
     }
-    let clip = args
-        .clip
-        .unwrap_or_else(|| shared_dir().join("video/pexels_wolfganglanger_640x360_24p_240f.y4m"));
+    let clip = args.clip.unwrap_or_else(test_clip);
     if !clip.is_file() {
         bail!(
             "clip {} not found (set SALSIFY_SHARED or --clip)",
@@ -226,13 +206,7 @@ pub fn run(args: BenchDecodeArgs) -> anyhow::Result<()> {
         bench_stream("640x360", &small, repetitions)?;
         if !args.skip_720p {
             let upscaled = dir.join("720p.y4m");
-            run_tool(
-                Command::new("ffmpeg")
-                    .args(["-loglevel", "error", "-y", "-i"])
-                    .arg(&clip)
-                    .args(["-vf", "scale=1280:720", "-pix_fmt", "yuv420p"])
-                    .arg(&upscaled),
-            )?;
+            upscale_to_720p(&clip, None, &upscaled)?;
             let large = dir.join("720p.ivf");
             encode_with_vpxenc(&upscaled, &large)?;
             bench_stream("1280x720", &large, repetitions)?;

@@ -13,6 +13,8 @@ use codec::ivf::IvfReader;
 use codec::y4m::Y4mReader;
 use codec::{decode, DecoderState, Picture};
 
+use crate::cli::shared::{packed_luma, test_clip, upscale_to_720p};
+
 /// Arguments of `salsify bench-encode`.
 #[derive(Debug, Args)]
 pub struct BenchEncodeArgs {
@@ -65,13 +67,6 @@ struct OperatingPoint {
     ssim_db: f64,
 }
 
-fn default_clip() -> PathBuf {
-    let shared = std::env::var_os("SALSIFY_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    shared.join("video/pexels_wolfganglanger_640x360_24p_240f.y4m")
-}
-
 fn read_pictures(path: &Path, limit: usize) -> anyhow::Result<(Vec<Picture>, f64)> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let reader = Y4mReader::new(std::io::BufReader::new(file))?;
@@ -83,12 +78,6 @@ fn read_pictures(path: &Path, limit: usize) -> anyhow::Result<(Vec<Picture>, f64
         bail!("{} has no frames", path.display());
     }
     Ok((pictures, rate))
-}
-
-fn packed_luma(picture: &Picture) -> Vec<u8> {
-    let mut out = Vec::with_capacity(picture.width() * picture.height());
-    picture.y.write_packed(&mut out);
-    out
 }
 
 /// Mean SSIM (dB, averaged in linear SSIM) of decoded pictures against the sources.
@@ -402,7 +391,7 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
 
 /// Runs `salsify bench-encode`.
 pub fn run(args: BenchEncodeArgs) -> anyhow::Result<()> {
-    let input = args.input.clone().unwrap_or_else(default_clip);
+    let input = args.input.clone().unwrap_or_else(test_clip);
     if !input.is_file() {
         bail!(
             "clip {} not found (set SALSIFY_SHARED or --input)",
@@ -415,22 +404,7 @@ pub fn run(args: BenchEncodeArgs) -> anyhow::Result<()> {
         bench_one("original", &input, &args, &work)?;
         if !args.skip_720p {
             let upscaled = work.join("upscaled-1280x720.y4m");
-            let status = Command::new("ffmpeg")
-                .args(["-v", "error", "-y", "-i"])
-                .arg(&input)
-                .args([
-                    "-frames:v",
-                    &args.frames.to_string(),
-                    "-vf",
-                    "scale=1280:720",
-                ])
-                .args(["-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe"])
-                .arg(&upscaled)
-                .status()
-                .context("running ffmpeg")?;
-            if !status.success() {
-                bail!("ffmpeg could not upscale the clip");
-            }
+            upscale_to_720p(&input, Some(args.frames), &upscaled)?;
             bench_one("1280x720 upscale", &upscaled, &args, &work)?;
         }
         Ok(())

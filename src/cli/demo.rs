@@ -15,6 +15,7 @@ use codec::ivf::{IvfHeader, IvfWriter};
 use codec::{decode, DecoderState, Picture};
 use testbed::metrics::{mean_ssim_db, ssim_db, ssim_luma};
 
+use crate::cli::shared::packed_luma;
 use crate::synthetic::{I420Frame, TestScene};
 
 /// Options of `salsify demo`.
@@ -158,15 +159,6 @@ fn to_picture(frame: &I420Frame) -> anyhow::Result<Picture> {
     packed.extend_from_slice(&frame.chroma_blue);
     packed.extend_from_slice(&frame.chroma_red);
     Picture::from_i420(frame.width, frame.height, &packed).context("scene frame is not I420")
-}
-
-fn packed_luma(picture: &Picture) -> Vec<u8> {
-    let plane = &picture.y;
-    let mut luma = Vec::with_capacity(plane.width * plane.height);
-    for row in 0..plane.height {
-        luma.extend_from_slice(&plane.row(row)[..plane.width]);
-    }
-    luma
 }
 
 fn write_ivf(path: &PathBuf, args: &DemoArgs, sent: &[SentFrame]) -> anyhow::Result<()> {

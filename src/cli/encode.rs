@@ -8,7 +8,9 @@ use clap::Args;
 use codec::encoder::{encode, Effort, EncodeParams, RateController};
 use codec::ivf::{IvfHeader, IvfWriter};
 use codec::y4m::{Y4mReader, Y4mWriter};
-use codec::{DecoderState, Picture};
+use codec::DecoderState;
+
+use crate::cli::shared::packed_luma;
 
 /// Arguments of `salsify encode`.
 #[derive(Debug, Args)]
@@ -42,13 +44,6 @@ pub struct EncodeArgs {
     /// Print each frame's size, quantizer, SSIM and PSNR.
     #[arg(long)]
     pub stats: bool,
-}
-
-/// Packed luma of a picture.
-fn packed_luma(picture: &Picture) -> Vec<u8> {
-    let mut out = Vec::with_capacity(picture.width() * picture.height());
-    picture.y.write_packed(&mut out);
-    out
 }
 
 /// Runs `salsify encode`.
@@ -171,12 +166,10 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use codec::y4m::Y4mHeader;
+    use codec::Picture;
 
     fn shared_clip() -> PathBuf {
-        let shared = std::env::var_os("SALSIFY_SHARED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-        let clip = shared.join("video/pexels_wolfganglanger_640x360_24p_240f.y4m");
+        let clip = crate::cli::shared::test_clip();
         assert!(
             clip.is_file(),
             "test clip missing: {} (set SALSIFY_SHARED)",

@@ -6,6 +6,7 @@ pub mod decode;
 pub mod demo;
 pub mod encode;
 pub mod link;
+pub mod shared;
 
 use clap::{Parser, Subcommand};
 
