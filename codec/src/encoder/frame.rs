@@ -1503,26 +1503,21 @@ fn set_token_contexts(coded: u32, has_y2: bool, above: &mut TokenContext, left: 
     }
 }
 
-/// Writes (or counts) all tokens of a macroblock in the decoder's order, updating contexts.
-fn write_macroblock_tokens<W: EntropyWriter>(
-    writer: &mut W,
-    probabilities: &crate::tables::CoefficientProbabilities,
+/// Visits the blocks of a macroblock in the decoder's token order (Y2 when present, the sixteen
+/// luma blocks, then the eight chroma blocks), handing `code` each block's (type, levels, first
+/// coefficient, context) and updating the contexts with the non-zero flag it returns.
+#[inline(always)]
+fn visit_macroblock_tokens(
     levels: &[[i16; 16]; 25],
     has_y2: bool,
     above: &mut TokenContext,
     left: &mut TokenContext,
+    mut code: impl FnMut(usize, &[i16; 16], usize, usize) -> bool,
 ) {
     use super::bitstream::block_type;
     let (luma_type, first) = if has_y2 {
         let context = usize::from(above[8] + left[8]);
-        let flag = write_block_tokens(
-            writer,
-            probabilities,
-            block_type::Y2,
-            &levels[Y2_BLOCK],
-            0,
-            context,
-        );
+        let flag = code(block_type::Y2, &levels[Y2_BLOCK], 0, context);
         above[8] = u8::from(flag);
         left[8] = u8::from(flag);
         (block_type::LUMA_WITHOUT_DC, 1)
@@ -1532,14 +1527,7 @@ fn write_macroblock_tokens<W: EntropyWriter>(
     for block in 0..16 {
         let (x, y) = (block & 3, block >> 2);
         let context = usize::from(above[x] + left[y]);
-        let flag = write_block_tokens(
-            writer,
-            probabilities,
-            luma_type,
-            &levels[block],
-            first,
-            context,
-        );
+        let flag = code(luma_type, &levels[block], first, context);
         above[x] = u8::from(flag);
         left[y] = u8::from(flag);
     }
@@ -1548,17 +1536,37 @@ fn write_macroblock_tokens<W: EntropyWriter>(
         let within = (block - 16) & 3;
         let (x, y) = (plane_offset + (within & 1), plane_offset + (within >> 1));
         let context = usize::from(above[x] + left[y]);
-        let flag = write_block_tokens(
-            writer,
-            probabilities,
-            block_type::CHROMA,
-            &levels[block],
-            0,
-            context,
-        );
+        let flag = code(block_type::CHROMA, &levels[block], 0, context);
         above[x] = u8::from(flag);
         left[y] = u8::from(flag);
     }
+}
+
+/// Writes (or counts) all tokens of a macroblock in the decoder's order, updating contexts.
+fn write_macroblock_tokens<W: EntropyWriter>(
+    writer: &mut W,
+    probabilities: &crate::tables::CoefficientProbabilities,
+    levels: &[[i16; 16]; 25],
+    has_y2: bool,
+    above: &mut TokenContext,
+    left: &mut TokenContext,
+) {
+    visit_macroblock_tokens(
+        levels,
+        has_y2,
+        above,
+        left,
+        |block_type, block_levels, first, context| {
+            write_block_tokens(
+                writer,
+                probabilities,
+                block_type,
+                block_levels,
+                first,
+                context,
+            )
+        },
+    );
 }
 
 /// Counts the token decisions of a macroblock.
@@ -1569,40 +1577,16 @@ fn count_macroblock_tokens(
     above: &mut TokenContext,
     left: &mut TokenContext,
 ) {
-    use super::bitstream::block_type;
-    let code = |counts: &mut TokenCounts,
-                block_type: usize,
-                levels: &[i16; 16],
-                first: usize,
-                context: usize| {
-        let mut sink = TokenCounter { block_type, counts };
-        code_block_tokens(&mut sink, levels, first, context)
-    };
-    let (luma_type, first) = if has_y2 {
-        let context = usize::from(above[8] + left[8]);
-        let flag = code(counts, block_type::Y2, &levels[Y2_BLOCK], 0, context);
-        above[8] = u8::from(flag);
-        left[8] = u8::from(flag);
-        (block_type::LUMA_WITHOUT_DC, 1)
-    } else {
-        (block_type::LUMA_WITH_DC, 0)
-    };
-    for block in 0..16 {
-        let (x, y) = (block & 3, block >> 2);
-        let context = usize::from(above[x] + left[y]);
-        let flag = code(counts, luma_type, &levels[block], first, context);
-        above[x] = u8::from(flag);
-        left[y] = u8::from(flag);
-    }
-    for block in 16..24 {
-        let plane_offset = if block < 20 { 4 } else { 6 };
-        let within = (block - 16) & 3;
-        let (x, y) = (plane_offset + (within & 1), plane_offset + (within >> 1));
-        let context = usize::from(above[x] + left[y]);
-        let flag = code(counts, block_type::CHROMA, &levels[block], 0, context);
-        above[x] = u8::from(flag);
-        left[y] = u8::from(flag);
-    }
+    visit_macroblock_tokens(
+        levels,
+        has_y2,
+        above,
+        left,
+        |block_type, block_levels, first, context| {
+            let mut sink = TokenCounter { block_type, counts };
+            code_block_tokens(&mut sink, block_levels, first, context)
+        },
+    );
 }
 
 /// The probability (of a zero) that minimises the cost of `counts` (zeros, ones).
