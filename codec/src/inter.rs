@@ -356,6 +356,90 @@ pub fn chroma_mv_of_group(mvs: [MotionVector; 4], full_pixel: bool) -> MotionVec
     MotionVector::new(average(row), average(col))
 }
 
+/// Predicts the sixteen 4x4 luma blocks of a SPLITMV macroblock at (`x`, `y`) of `reference`,
+/// each displaced by its own mv, into `out` (rows `out_stride` apart).
+#[inline(always)]
+pub fn predict_luma_subblocks(
+    reference: &Plane,
+    x: usize,
+    y: usize,
+    subblock_mvs: &[MotionVector; 16],
+    filter: InterpolationFilter,
+    out: &mut [u8],
+    out_stride: usize,
+) {
+    for (block, &mv) in subblock_mvs.iter().enumerate() {
+        let (block_x, block_y) = (block & 3, block >> 2);
+        predict_block(
+            reference,
+            x + 4 * block_x,
+            y + 4 * block_y,
+            mv,
+            4,
+            4,
+            filter,
+            &mut out[4 * block_y * out_stride + 4 * block_x..],
+            out_stride,
+        );
+    }
+}
+
+/// Predicts the chroma of a SPLITMV macroblock whose chroma starts at (`chroma_x`, `chroma_y`)
+/// of the `u` and `v` reference planes: each 4x4 chroma block uses the averaged mv of the 2x2
+/// luma blocks it covers ([`chroma_mv_of_group`]). The predictions land in `out_u` and `out_v`,
+/// rows `out_stride` apart.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn predict_split_chroma(
+    u: &Plane,
+    v: &Plane,
+    chroma_x: usize,
+    chroma_y: usize,
+    subblock_mvs: &[MotionVector; 16],
+    full_pixel: bool,
+    filter: InterpolationFilter,
+    out_u: &mut [u8],
+    out_v: &mut [u8],
+    out_stride: usize,
+) {
+    for group_y in 0..2 {
+        for group_x in 0..2 {
+            let first = group_y * 8 + group_x * 2;
+            let mvs = [
+                subblock_mvs[first],
+                subblock_mvs[first + 1],
+                subblock_mvs[first + 4],
+                subblock_mvs[first + 5],
+            ];
+            let mv = chroma_mv_of_group(mvs, full_pixel);
+            let offset = group_y * 4 * out_stride + group_x * 4;
+            let (block_x, block_y) = (chroma_x + 4 * group_x, chroma_y + 4 * group_y);
+            predict_block(
+                u,
+                block_x,
+                block_y,
+                mv,
+                4,
+                4,
+                filter,
+                &mut out_u[offset..],
+                out_stride,
+            );
+            predict_block(
+                v,
+                block_x,
+                block_y,
+                mv,
+                4,
+                4,
+                filter,
+                &mut out_v[offset..],
+                out_stride,
+            );
+        }
+    }
+}
+
 fn mask_full_pixel(value: i32, full_pixel: bool) -> i16 {
     (if full_pixel { value & !7 } else { value }) as i16
 }

@@ -12,7 +12,7 @@ use crate::header::FrameHeader;
 use crate::inter::{self, InterpolationFilter};
 use crate::intra::{self, ABOVE_OUTSIDE, LEFT_OUTSIDE};
 use crate::loop_filter;
-use crate::modes::{MacroblockInfo, MacroblockMode, MotionVector};
+use crate::modes::{MacroblockInfo, MacroblockMode};
 use crate::picture::{Picture, Plane};
 use crate::state::{DecoderState, EntropyProbabilities, ReferenceFrame, References, StateParts};
 use crate::tokens::{MacroblockCoefficients, Y2_BLOCK};
@@ -407,57 +407,29 @@ impl<'a> FrameReconstructor<'a> {
                 );
             }
         }
-        for block in (0..16).filter(|_| info.split_partitioning >= 3) {
-            let (bx, by) = (block & 3, block >> 2);
-            let offset = 4 * by * y_stride + 4 * bx;
-            inter::predict_block(
+        if info.split_partitioning >= 3 {
+            inter::predict_luma_subblocks(
                 &reference.y,
-                x + 4 * bx,
-                y + 4 * by,
-                info.subblock_mvs[block],
-                4,
-                4,
+                x,
+                y,
+                &info.subblock_mvs,
                 self.filter,
-                &mut luma[offset..],
+                luma,
                 y_stride,
             );
         }
-        for group_y in 0..2 {
-            for group_x in 0..2 {
-                let first = group_y * 8 + group_x * 2;
-                let mvs = [
-                    info.subblock_mvs[first],
-                    info.subblock_mvs[first + 1],
-                    info.subblock_mvs[first + 4],
-                    info.subblock_mvs[first + 5],
-                ];
-                let mv: MotionVector = inter::chroma_mv_of_group(mvs, self.full_pixel);
-                let offset = group_y * 4 * uv_stride + group_x * 4;
-                let (block_x, block_y) = (chroma_x + 4 * group_x, chroma_y + 4 * group_y);
-                inter::predict_block(
-                    &reference.u,
-                    block_x,
-                    block_y,
-                    mv,
-                    4,
-                    4,
-                    self.filter,
-                    &mut chroma_u[offset..],
-                    uv_stride,
-                );
-                inter::predict_block(
-                    &reference.v,
-                    block_x,
-                    block_y,
-                    mv,
-                    4,
-                    4,
-                    self.filter,
-                    &mut chroma_v[offset..],
-                    uv_stride,
-                );
-            }
-        }
+        inter::predict_split_chroma(
+            &reference.u,
+            &reference.v,
+            chroma_x,
+            chroma_y,
+            &info.subblock_mvs,
+            self.full_pixel,
+            self.filter,
+            chroma_u,
+            chroma_v,
+            uv_stride,
+        );
     }
 
     /// Loop-filters the frame and builds the new state; returns it with the picture to show

@@ -1188,48 +1188,28 @@ impl<'a> FrameEncoder<'a> {
             .expect("inter frames have references")
             .picture();
         let filter = InterpolationFilter::for_version(self.header.version);
-        let full_pixel = self.header.version == 3;
-        let (x, y) = (mb_x * 16, mb_y * 16);
-        for block in 0..16 {
-            let (bx, by) = (block & 3, block >> 2);
-            inter::predict_block(
-                &picture.y,
-                x + 4 * bx,
-                y + 4 * by,
-                info.subblock_mvs[block],
-                4,
-                4,
-                filter,
-                &mut luma[4 * by * 16 + 4 * bx..],
-                16,
-            );
-        }
-        for group_y in 0..2 {
-            for group_x in 0..2 {
-                let first = group_y * 8 + group_x * 2;
-                let mvs = [
-                    info.subblock_mvs[first],
-                    info.subblock_mvs[first + 1],
-                    info.subblock_mvs[first + 4],
-                    info.subblock_mvs[first + 5],
-                ];
-                let mv = inter::chroma_mv_of_group(mvs, full_pixel);
-                let offset = group_y * 4 * 8 + group_x * 4;
-                for (plane, out) in [&picture.u, &picture.v].into_iter().zip(chroma.iter_mut()) {
-                    inter::predict_block(
-                        plane,
-                        mb_x * 8 + 4 * group_x,
-                        mb_y * 8 + 4 * group_y,
-                        mv,
-                        4,
-                        4,
-                        filter,
-                        &mut out[offset..],
-                        8,
-                    );
-                }
-            }
-        }
+        inter::predict_luma_subblocks(
+            &picture.y,
+            mb_x * 16,
+            mb_y * 16,
+            &info.subblock_mvs,
+            filter,
+            luma,
+            16,
+        );
+        let [chroma_u, chroma_v] = chroma;
+        inter::predict_split_chroma(
+            &picture.u,
+            &picture.v,
+            mb_x * 8,
+            mb_y * 8,
+            &info.subblock_mvs,
+            self.header.version == 3,
+            filter,
+            chroma_u,
+            chroma_v,
+            8,
+        );
     }
 
     /// Quantises and reconstructs a 16x16 luma residual without a Y2 block (SPLITMV).
