@@ -224,39 +224,31 @@ pub fn full_pixel_search(
     ];
     const SMALL_DIAMOND: [(isize, isize); 4] = [(0, -1), (1, 0), (0, 1), (-1, 0)];
 
-    // Large steps first to cover ground, then the large diamond, then the small one.
-    for step in [8isize, 4, 2] {
-        loop {
-            let center = best;
-            for &(ox, oy) in &SMALL_DIAMOND {
-                let (dx, dy) = (center.0 + ox * step, center.1 + oy * step);
-                if allowed(dx, dy) {
-                    let cost = evaluate(dx, dy);
-                    if cost < best_cost {
-                        best = (dx, dy);
-                        best_cost = cost;
-                    }
+    // One pass of `pattern` (offsets times `step`) around the best so far; true when it moved.
+    let search_around = |best: &mut (isize, isize),
+                         best_cost: &mut u32,
+                         pattern: &[(isize, isize)],
+                         step: isize| {
+        let center = *best;
+        for &(ox, oy) in pattern {
+            let (dx, dy) = (center.0 + ox * step, center.1 + oy * step);
+            if allowed(dx, dy) {
+                let cost = evaluate(dx, dy);
+                if cost < *best_cost {
+                    *best = (dx, dy);
+                    *best_cost = cost;
                 }
             }
-            if best == center {
-                break;
-            }
         }
+        *best != center
+    };
+    // Large steps first to cover ground, then the large diamond, then the small one.
+    for step in [8isize, 4, 2] {
+        while search_around(&mut best, &mut best_cost, &SMALL_DIAMOND, step) {}
     }
     for pattern in [&LARGE_DIAMOND[..], &SMALL_DIAMOND[..]] {
         for _ in 0..16 {
-            let center = best;
-            for &(ox, oy) in pattern {
-                let (dx, dy) = (center.0 + ox, center.1 + oy);
-                if allowed(dx, dy) {
-                    let cost = evaluate(dx, dy);
-                    if cost < best_cost {
-                        best = (dx, dy);
-                        best_cost = cost;
-                    }
-                }
-            }
-            if best == center {
+            if !search_around(&mut best, &mut best_cost, pattern, 1) {
                 break;
             }
         }
