@@ -9,6 +9,9 @@ use codec::ivf::IvfReader;
 use codec::DecoderState;
 use libfuzzer_sys::fuzz_target;
 
+mod frame_size;
+use frame_size::too_large;
+
 fn midstream_states() -> &'static Vec<DecoderState> {
     static STATES: OnceLock<Vec<DecoderState>> = OnceLock::new();
     STATES.get_or_init(|| {
@@ -34,19 +37,6 @@ fn midstream_states() -> &'static Vec<DecoderState> {
         }
         states
     })
-}
-
-/// Key frames declaring more than this many pixels are skipped: they exercise the same code as
-/// small ones but take long enough to starve the fuzzer.
-const MAX_FUZZ_PIXELS: usize = 512 * 512;
-
-fn too_large(frame: &[u8]) -> bool {
-    if frame.len() < 10 || frame[0] & 1 != 0 {
-        return false;
-    }
-    let width = usize::from(u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff);
-    let height = usize::from(u16::from_le_bytes([frame[8], frame[9]]) & 0x3fff);
-    width * height > MAX_FUZZ_PIXELS
 }
 
 fuzz_target!(|data: &[u8]| {
