@@ -153,6 +153,20 @@ fn aligned_source(picture: &Picture, columns: usize, rows: usize) -> Picture {
     }
 }
 
+/// The residual (source minus prediction) of the 4x4 block at `offset` of two packed blocks
+/// whose rows are `stride` apart, in raster order.
+#[inline(always)]
+fn residual_4x4(source: &[u8], prediction: &[u8], offset: usize, stride: usize) -> [i16; 16] {
+    let mut residual = [0i16; 16];
+    for row in 0..4 {
+        for column in 0..4 {
+            let index = offset + row * stride + column;
+            residual[row * 4 + column] = i16::from(source[index]) - i16::from(prediction[index]);
+        }
+    }
+    residual
+}
+
 /// Copies a `size` x `size` block at (`x`, `y`) of `plane` into a packed array.
 fn block_of(plane: &Plane, x: usize, y: usize, size: usize, out: &mut [u8]) {
     for row in 0..size {
@@ -412,14 +426,7 @@ impl<'a> FrameEncoder<'a> {
         let mut transformed = [[0i16; 16]; 16];
         for block in 0..16 {
             let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
-            let mut residual = [0i16; 16];
-            for row in 0..4 {
-                for column in 0..4 {
-                    let index = (by + row) * 16 + bx + column;
-                    residual[row * 4 + column] =
-                        i16::from(source[index]) - i16::from(prediction[index]);
-                }
-            }
+            let residual = residual_4x4(source, prediction, by * 16 + bx, 16);
             transformed[block] = forward_dct4x4(&residual);
             dc[block] = transformed[block][0];
         }
@@ -454,14 +461,7 @@ impl<'a> FrameEncoder<'a> {
             out.copy_from_slice(predictions[plane]);
             for block in 0..4 {
                 let (bx, by) = ((block & 1) * 4, (block >> 1) * 4);
-                let mut residual = [0i16; 16];
-                for row in 0..4 {
-                    for column in 0..4 {
-                        let index = (by + row) * 8 + bx + column;
-                        residual[row * 4 + column] =
-                            i16::from(sources[plane][index]) - i16::from(predictions[plane][index]);
-                    }
-                }
+                let residual = residual_4x4(sources[plane], predictions[plane], by * 8 + bx, 8);
                 let transformed = forward_dct4x4(&residual);
                 let (block_levels, dequantized) =
                     quantize_scan(&self.quantizers.uv, &transformed, 0);
@@ -1226,14 +1226,7 @@ impl<'a> FrameEncoder<'a> {
         out.copy_from_slice(prediction);
         for block in 0..16 {
             let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
-            let mut residual = [0i16; 16];
-            for row in 0..4 {
-                for column in 0..4 {
-                    let index = (by + row) * 16 + bx + column;
-                    residual[row * 4 + column] =
-                        i16::from(source[index]) - i16::from(prediction[index]);
-                }
-            }
+            let residual = residual_4x4(source, prediction, by * 16 + bx, 16);
             let (block_levels, dequantized) =
                 quantize_scan(&self.quantizers.y1, &forward_dct4x4(&residual), 0);
             levels[block] = block_levels;
