@@ -739,6 +739,15 @@ impl<'a> FrameEncoder<'a> {
         mode
     }
 
+    /// The picture of reference `reference` (inter frames always have references).
+    fn reference_picture(&self, reference: ReferenceKind) -> &Picture {
+        self.references
+            .as_ref()
+            .and_then(|references| references.get(reference))
+            .expect("inter frames have references")
+            .picture()
+    }
+
     /// Luma and chroma inter prediction of a whole-macroblock vector.
     fn predict_inter(
         &self,
@@ -749,12 +758,7 @@ impl<'a> FrameEncoder<'a> {
         luma: &mut [u8; 256],
         chroma: &mut [[u8; 64]; 2],
     ) {
-        let picture = self
-            .references
-            .as_ref()
-            .and_then(|references| references.get(reference))
-            .expect("inter frames have references")
-            .picture();
+        let picture = self.reference_picture(reference);
         let filter = InterpolationFilter::for_version(self.header.version);
         inter::predict_block(
             &picture.y,
@@ -797,12 +801,7 @@ impl<'a> FrameEncoder<'a> {
                 return sad(source, 16, padded.block(x, y), padded.stride(), 16, 16);
             }
         }
-        let picture = self
-            .references
-            .as_ref()
-            .and_then(|references| references.get(reference))
-            .expect("inter frames have references")
-            .picture();
+        let picture = self.reference_picture(reference);
         let filter = InterpolationFilter::for_version(self.header.version);
         let mut prediction = [0u8; 256];
         inter::predict_block(
@@ -1181,12 +1180,7 @@ impl<'a> FrameEncoder<'a> {
         luma: &mut [u8; 256],
         chroma: &mut [[u8; 64]; 2],
     ) {
-        let picture = self
-            .references
-            .as_ref()
-            .and_then(|references| references.get(info.reference))
-            .expect("inter frames have references")
-            .picture();
+        let picture = self.reference_picture(info.reference);
         let filter = InterpolationFilter::for_version(self.header.version);
         inter::predict_luma_subblocks(
             &picture.y,
