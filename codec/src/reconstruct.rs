@@ -441,21 +441,33 @@ impl<'a> FrameReconstructor<'a> {
             self.frame
                 .cropped(usize::from(header.width), usize::from(header.height))
         });
-        let new_frame = Arc::new(ReferenceFrame::new(self.frame));
-        let references = update_references(self.source.references(), header, new_frame);
-        let probabilities = persistent_probabilities(self.source, header);
-        let segment_map: Vec<u8> = self.infos.iter().map(|info| info.segment_id).collect();
-        let state = DecoderState::from_parts(StateParts {
-            width: header.width,
-            height: header.height,
-            references: Some(references),
-            probabilities,
-            segmentation: header.segmentation.values,
-            segment_map: Arc::new(segment_map),
-            loop_filter_deltas: header.loop_filter_deltas,
-        });
+        let state = state_after_frame(self.source, header, &self.infos, self.frame);
         (state, picture)
     }
+}
+
+/// The state decoding a frame leaves: `frame` (reconstructed and loop-filtered) enters the
+/// references as `header` says, with the probabilities, segmentation, segment map (from
+/// `infos`) and loop-filter deltas that persist past the frame.
+pub(crate) fn state_after_frame(
+    source: &DecoderState,
+    header: &FrameHeader,
+    infos: &[MacroblockInfo],
+    frame: Picture,
+) -> DecoderState {
+    let new_frame = Arc::new(ReferenceFrame::new(frame));
+    let references = update_references(source.references(), header, new_frame);
+    let probabilities = persistent_probabilities(source, header);
+    let segment_map: Vec<u8> = infos.iter().map(|info| info.segment_id).collect();
+    DecoderState::from_parts(StateParts {
+        width: header.width,
+        height: header.height,
+        references: Some(references),
+        probabilities,
+        segmentation: header.segmentation.values,
+        segment_map: Arc::new(segment_map),
+        loop_filter_deltas: header.loop_filter_deltas,
+    })
 }
 
 /// The reference update step: the references after a frame, given those before it (`None`

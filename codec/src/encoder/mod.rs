@@ -270,19 +270,7 @@ fn target_state(
         .collect();
     crate::loop_filter::filter_frame(&mut frame, header, infos, &inner_edges);
     let shown = frame.cropped(usize::from(header.width), usize::from(header.height));
-    let new_frame = Arc::new(crate::state::ReferenceFrame::new(frame));
-    let references = crate::reconstruct::update_references(state.references(), header, new_frame);
-    let probabilities = crate::reconstruct::persistent_probabilities(state, header);
-    let segment_map: Vec<u8> = infos.iter().map(|info| info.segment_id).collect();
-    let target = DecoderState::from_parts(crate::state::StateParts {
-        width: header.width,
-        height: header.height,
-        references: Some(references),
-        probabilities,
-        segmentation: header.segmentation.values,
-        segment_map: Arc::new(segment_map),
-        loop_filter_deltas: header.loop_filter_deltas,
-    });
+    let target = crate::reconstruct::state_after_frame(state, header, infos, frame);
     (target, shown)
 }
 
