@@ -356,18 +356,38 @@ pub fn chroma_mv_of_group(mvs: [MotionVector; 4], full_pixel: bool) -> MotionVec
     MotionVector::new(average(row), average(col))
 }
 
-/// Predicts the sixteen 4x4 luma blocks of a SPLITMV macroblock at (`x`, `y`) of `reference`,
-/// each displaced by its own mv, into `out` (rows `out_stride` apart).
+/// Predicts the luma of a SPLITMV macroblock at (`x`, `y`) of `reference` into `out` (rows
+/// `out_stride` apart). Halves and quarters (`partitioning` below 3) have one mv per 8x8
+/// quarter and are predicted as whole quarters, as libvpx does; the sixteenths block by block.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub fn predict_luma_subblocks(
+pub fn predict_split_luma(
     reference: &Plane,
     x: usize,
     y: usize,
     subblock_mvs: &[MotionVector; 16],
+    partitioning: u8,
     filter: InterpolationFilter,
     out: &mut [u8],
     out_stride: usize,
 ) {
+    if partitioning < 3 {
+        for quarter in 0..4 {
+            let (quarter_x, quarter_y) = (quarter & 1, quarter >> 1);
+            predict_block(
+                reference,
+                x + 8 * quarter_x,
+                y + 8 * quarter_y,
+                subblock_mvs[quarter_y * 8 + quarter_x * 2],
+                8,
+                8,
+                filter,
+                &mut out[quarter_y * 8 * out_stride + quarter_x * 8..],
+                out_stride,
+            );
+        }
+        return;
+    }
     for (block, &mv) in subblock_mvs.iter().enumerate() {
         let (block_x, block_y) = (block & 3, block >> 2);
         predict_block(

@@ -390,34 +390,16 @@ impl<'a> FrameReconstructor<'a> {
             );
             return;
         }
-        if info.split_partitioning < 3 {
-            // Halves and quarters: each 8x8 quarter has one mv (libvpx predicts them whole).
-            for quarter in 0..4 {
-                let (qx, qy) = (quarter & 1, quarter >> 1);
-                inter::predict_block(
-                    &reference.y,
-                    x + 8 * qx,
-                    y + 8 * qy,
-                    info.subblock_mvs[qy * 8 + qx * 2],
-                    8,
-                    8,
-                    self.filter,
-                    &mut luma[qy * 8 * y_stride + qx * 8..],
-                    y_stride,
-                );
-            }
-        }
-        if info.split_partitioning >= 3 {
-            inter::predict_luma_subblocks(
-                &reference.y,
-                x,
-                y,
-                &info.subblock_mvs,
-                self.filter,
-                luma,
-                y_stride,
-            );
-        }
+        inter::predict_split_luma(
+            &reference.y,
+            x,
+            y,
+            &info.subblock_mvs,
+            info.split_partitioning,
+            self.filter,
+            luma,
+            y_stride,
+        );
         inter::predict_split_chroma(
             &reference.u,
             &reference.v,

@@ -1171,7 +1171,7 @@ impl<'a> FrameEncoder<'a> {
         ))
     }
 
-    /// Luma and chroma prediction of a SPLITMV macroblock, block by block as the decoder does.
+    /// Luma and chroma prediction of a SPLITMV macroblock, with the decoder's own functions.
     fn predict_split(
         &self,
         info: &MacroblockInfo,
@@ -1182,11 +1182,12 @@ impl<'a> FrameEncoder<'a> {
     ) {
         let picture = self.reference_picture(info.reference);
         let filter = InterpolationFilter::for_version(self.header.version);
-        inter::predict_luma_subblocks(
+        inter::predict_split_luma(
             &picture.y,
             mb_x * 16,
             mb_y * 16,
             &info.subblock_mvs,
+            info.split_partitioning,
             filter,
             luma,
             16,
