@@ -32,6 +32,9 @@ pub struct EncodeArgs {
     /// Make every Nth frame the new golden reference too (0: only key frames).
     #[arg(long, default_value_t = 0)]
     pub golden_interval: usize,
+    /// Make every Nth frame the new alternate reference too (0: only key frames).
+    #[arg(long, default_value_t = 0)]
+    pub altref_interval: usize,
     /// Encode at most this many frames.
     #[arg(long)]
     pub frames: Option<usize>,
@@ -109,6 +112,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
             quantizer,
             keyframe: args.keyframe_interval > 0 && index % args.keyframe_interval == 0,
             refresh_golden: args.golden_interval > 0 && index % args.golden_interval == 0,
+            refresh_altref: args.altref_interval > 0 && index % args.altref_interval == 0,
             effort,
             ..EncodeParams::default()
         };
@@ -218,6 +222,7 @@ mod tests {
             bitrate: Some(120.0),
             keyframe_interval: 5,
             golden_interval: 3,
+            altref_interval: 4,
             frames: None,
             effort: crate::cli::bench_encode::EffortArg::Thorough,
             recon: Some(recon.clone()),

@@ -51,6 +51,8 @@ pub struct FrameSettings {
     pub filter_level: Option<u8>,
     /// Whether the new frame also becomes the golden frame.
     pub refresh_golden: bool,
+    /// Whether the new frame also becomes the alternate reference frame.
+    pub refresh_altref: bool,
     /// Whether macroblocks may predict from the golden frame.
     pub search_golden: bool,
     /// Whether to try 4x4 intra prediction (B_PRED).
@@ -319,7 +321,7 @@ impl<'a> FrameEncoder<'a> {
                 ..QuantizerIndices::default()
             },
             refresh_golden: key_frame || settings.refresh_golden,
-            refresh_altref: key_frame,
+            refresh_altref: key_frame || settings.refresh_altref,
             copy_to_golden: 0,
             copy_to_altref: 0,
             sign_bias_golden: false,

@@ -50,6 +50,9 @@ pub struct EncodeParams {
     pub loop_filter_level: Option<u8>,
     /// Make this frame the new golden reference too (for example every few seconds).
     pub refresh_golden: bool,
+    /// Make this frame the new alternate reference too. Its sign bias stays false: it is a
+    /// past frame like the others, so neighbours' vectors need no inversion.
+    pub refresh_altref: bool,
     /// Search effort.
     pub effort: Effort,
 }
@@ -61,6 +64,7 @@ impl Default for EncodeParams {
             keyframe: false,
             loop_filter_level: None,
             refresh_golden: false,
+            refresh_altref: false,
             effort: Effort::default(),
         }
     }
@@ -209,6 +213,7 @@ pub fn encode(
         quantizer: params.quantizer,
         filter_level: params.loop_filter_level,
         refresh_golden: params.refresh_golden,
+        refresh_altref: params.refresh_altref,
         search_golden: search_golden && thorough,
         subblock_intra: thorough,
         subpixel: params.effort != Effort::Fast,
