@@ -55,6 +55,10 @@ pub struct FrameSettings {
     pub refresh_altref: bool,
     /// Whether macroblocks may predict from the golden frame.
     pub search_golden: bool,
+    /// Whether macroblocks may predict from the alternate reference frame.
+    pub search_altref: bool,
+    /// Whether to search new vectors on the golden and alternate references too.
+    pub search_other_new_mv: bool,
     /// Whether to try 4x4 intra prediction (B_PRED).
     pub subblock_intra: bool,
     /// Whether to refine motion vectors to quarter pixels.
@@ -351,6 +355,9 @@ impl<'a> FrameEncoder<'a> {
             let mut kinds = vec![ReferenceKind::Last];
             if settings.search_golden {
                 kinds.push(ReferenceKind::Golden);
+            }
+            if settings.search_altref {
+                kinds.push(ReferenceKind::AltRef);
             }
             for kind in kinds {
                 let plane = &references.get(kind).expect("inter references").picture().y;
@@ -916,22 +923,51 @@ impl<'a> FrameEncoder<'a> {
                 let near_sad = self.inter_luma_sad(reference, mb_x, mb_y, near.near, source_luma);
                 consider(MacroblockMode::Near, near.near, near_sad, mode_rate(2));
             }
-            if reference != ReferenceKind::Last {
-                // Other references get the cheap candidates only: they pay for static or
-                // uncovered background, which ZERO and NEAREST find.
-                continue;
-            }
-            // Whole-pixel search from the candidates, then sub-pixel refinement.
             let new_rate_base = mode_rate(3);
             let best_mv = near.best;
             let to_pixels =
                 |mv: MotionVector| ((isize::from(mv.col) >> 3), (isize::from(mv.row) >> 3));
+            let lambda_sad = self.lambda.sad;
+            if reference != ReferenceKind::Last {
+                // Other references pay mostly for static or uncovered background, which ZERO
+                // and NEAREST find; a short whole-pixel descent from NEAREST adds what moved a
+                // little since they were stored.
+                if self.settings.search_other_new_mv {
+                    let mv_cost = |dx: isize, dy: isize| -> u64 {
+                        let mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
+                        (self.mv_rate(mv, best_mv) * lambda_sad) >> 16
+                    };
+                    if let Some((mv, distortion)) = local_whole_pixel_search(
+                        source_luma,
+                        padded,
+                        (mb_x * 16) as isize,
+                        (mb_y * 16) as isize,
+                        to_pixels(near.nearest),
+                        &mv_cost,
+                    ) {
+                        if edges.clamp(mv) == mv
+                            && mv_difference_fits(mv, best_mv)
+                            && mv != near.nearest
+                            && mv != near.near
+                            && !mv.is_zero()
+                        {
+                            consider(
+                                MacroblockMode::New,
+                                mv,
+                                distortion,
+                                new_rate_base + self.mv_rate(mv, best_mv),
+                            );
+                        }
+                    }
+                }
+                continue;
+            }
+            // Whole-pixel search from the candidates, then sub-pixel refinement.
             let candidates = [
                 to_pixels(best_mv),
                 to_pixels(near.nearest),
                 to_pixels(near.near),
             ];
-            let lambda_sad = self.lambda.sad;
             let mv_cost = |dx: isize, dy: isize| -> u32 {
                 let mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
                 ((self.mv_rate(mv, best_mv) * lambda_sad) >> 16).min(u64::from(u32::MAX / 4)) as u32
@@ -1432,6 +1468,51 @@ const ZERO_ENOUGH_SAD_PER_STEP: f64 = 4.0;
 
 /// Whole-macroblock luma SAD above which SPLITMV is tried (about 4 per pixel).
 const SPLIT_SEARCH_MIN_SAD: u32 = 1024;
+
+/// Small-diamond whole-pixel descent on a padded plane from `start` (whole pixels), at most a
+/// few steps: the cheap vector search of the golden and alternate references. Returns the best
+/// vector (eighth pixels, whole-pixel valued) and its SAD, or `None` when `start` is off the
+/// padded plane. `cost_of_vector` is the rate term in distortion units.
+fn local_whole_pixel_search(
+    source: &[u8; 256],
+    reference: &PaddedPlane,
+    block_x: isize,
+    block_y: isize,
+    start: (isize, isize),
+    cost_of_vector: &dyn Fn(isize, isize) -> u64,
+) -> Option<(MotionVector, u32)> {
+    const STEPS: usize = 4;
+    let evaluate = |dx: isize, dy: isize| -> Option<(u32, u64)> {
+        if !reference.holds(block_x + dx, block_y + dy, 16) {
+            return None;
+        }
+        let block = reference.block(block_x + dx, block_y + dy);
+        let distortion = sad(source, 16, block, reference.stride(), 16, 16);
+        Some((distortion, u64::from(distortion) + cost_of_vector(dx, dy)))
+    };
+    let mut best = start;
+    let (mut best_distortion, mut best_cost) = evaluate(start.0, start.1)?;
+    for _ in 0..STEPS {
+        let center = best;
+        for (ox, oy) in [(0isize, -1isize), (1, 0), (0, 1), (-1, 0)] {
+            let (dx, dy) = (center.0 + ox, center.1 + oy);
+            if let Some((distortion, cost)) = evaluate(dx, dy) {
+                if cost < best_cost {
+                    best = (dx, dy);
+                    best_cost = cost;
+                    best_distortion = distortion;
+                }
+            }
+        }
+        if best == center {
+            break;
+        }
+    }
+    Some((
+        MotionVector::new((best.1 * 8) as i16, (best.0 * 8) as i16),
+        best_distortion,
+    ))
+}
 
 /// Writes a packed block into a plane.
 fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8]) {

@@ -204,10 +204,15 @@ pub fn encode(
     validate(picture, params)?;
     let key_frame = params.keyframe || needs_keyframe(state, picture);
     let thorough = params.effort == Effort::Thorough;
-    let search_golden = !key_frame
-        && state
-            .references()
-            .is_some_and(|references| !Arc::ptr_eq(&references.golden, &references.last));
+    let references = state.references().filter(|_| !key_frame);
+    let search_golden =
+        references.is_some_and(|references| !Arc::ptr_eq(&references.golden, &references.last));
+    // The alternate reference is worth a search only when it holds a picture neither LAST nor
+    // GOLDEN offers.
+    let search_altref = references.is_some_and(|references| {
+        !Arc::ptr_eq(&references.altref, &references.last)
+            && !Arc::ptr_eq(&references.altref, &references.golden)
+    });
     let settings = frame::FrameSettings {
         key_frame,
         quantizer: params.quantizer,
@@ -215,6 +220,8 @@ pub fn encode(
         refresh_golden: params.refresh_golden,
         refresh_altref: params.refresh_altref,
         search_golden: search_golden && thorough,
+        search_altref: search_altref && thorough,
+        search_other_new_mv: thorough,
         subblock_intra: thorough,
         subpixel: params.effort != Effort::Fast,
         split: thorough,
