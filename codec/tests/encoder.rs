@@ -412,3 +412,52 @@ fn tiny_and_odd_sizes_round_trip() {
         assert_eq!(frames[2].picture.height(), height);
     }
 }
+
+#[test]
+fn golden_and_altref_are_refreshed_and_used_where_they_pay() {
+    use codec::{parse, ReferenceKind};
+    let (width, height) = (320, 192);
+    let pictures = clip(24, width, height);
+    let mut state = DecoderState::new();
+    let mut frames = Vec::new();
+    let mut uses = [0usize; 2];
+    for (index, picture) in pictures.iter().enumerate() {
+        // Staggered refreshes keep the three references distinct for most frames.
+        let params = EncodeParams {
+            refresh_golden: index % 12 == 6,
+            refresh_altref: index % 6 == 3,
+            ..EncodeParams::with_quantizer(40)
+        };
+        let frame = encode(&state, picture, &params).expect("encode");
+        assert_eq!(frame.source, state.id());
+        let (decoded_state, decoded_picture) =
+            decode(&state, &frame.bytes).unwrap_or_else(|e| panic!("frame {index}: {e}"));
+        assert_eq!(
+            decoded_state.id(),
+            frame.target.id(),
+            "frame {index}: state differs"
+        );
+        assert_eq!(decoded_picture.as_ref(), Some(&frame.picture));
+        let syntax = parse(&state, &frame.bytes).expect("parse");
+        assert_eq!(syntax.header.refresh_altref, index == 0 || index % 6 == 3);
+        assert_eq!(syntax.header.refresh_golden, index == 0 || index % 12 == 6);
+        assert!(!syntax.header.sign_bias_altref && !syntax.header.sign_bias_golden);
+        for info in &syntax.macroblocks {
+            match info.reference {
+                ReferenceKind::Golden => uses[0] += 1,
+                ReferenceKind::AltRef => uses[1] += 1,
+                _ => {}
+            }
+        }
+        state = frame.target.clone();
+        frames.push(frame);
+    }
+    assert!(uses[0] > 0, "no macroblock predicts from GOLDEN");
+    assert!(uses[1] > 0, "no macroblock predicts from ALTREF");
+    let dir = temp_dir("golden-altref");
+    let ivf = dir.join("golden-altref.ivf");
+    write_ivf(&ivf, &frames, width, height);
+    check_with_vpxdec(&ivf, &frames);
+    check_with_ffmpeg(&ivf);
+    std::fs::remove_dir_all(dir).ok();
+}
