@@ -33,8 +33,8 @@ pub enum Effort {
     Fast,
     /// Fast plus quarter-pixel motion refinement: most of the quality at less cost.
     Balanced,
-    /// Adds 4x4 intra modes, SPLITMV, the golden reference and a loop-filter level chosen
-    /// by trial.
+    /// Adds 4x4 intra modes, SPLITMV, the golden and alternate references (with a short
+    /// whole-pixel vector search) and a loop-filter level chosen by trial.
     #[default]
     Thorough,
 }
