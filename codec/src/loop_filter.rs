@@ -260,187 +260,10 @@ fn lanes_to_rows(lanes: &[[u8; 16]; 8]) -> [u64; 16] {
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
     use std::arch::x86_64::{
-        __m128i, _mm_adds_epi8, _mm_adds_epu8, _mm_and_si128, _mm_andnot_si128, _mm_cmpeq_epi8,
-        _mm_cvtsi128_si64, _mm_max_epu8, _mm_mullo_epi16, _mm_or_si128, _mm_packs_epi16,
-        _mm_set1_epi16, _mm_set1_epi8, _mm_set_epi64x, _mm_setzero_si128, _mm_srai_epi16,
-        _mm_srli_epi16, _mm_subs_epi8, _mm_subs_epu8, _mm_unpackhi_epi16, _mm_unpackhi_epi32,
-        _mm_unpackhi_epi64, _mm_unpackhi_epi8, _mm_unpacklo_epi16, _mm_unpacklo_epi32,
-        _mm_unpacklo_epi64, _mm_unpacklo_epi8, _mm_xor_si128,
+        __m128i, _mm_cvtsi128_si64, _mm_set_epi64x, _mm_setzero_si128, _mm_unpackhi_epi16,
+        _mm_unpackhi_epi32, _mm_unpackhi_epi64, _mm_unpackhi_epi8, _mm_unpacklo_epi16,
+        _mm_unpacklo_epi32, _mm_unpacklo_epi64, _mm_unpacklo_epi8,
     };
-
-    use super::EdgeLimits;
-
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    fn load(lane: &[u8; 16]) -> __m128i {
-        let low = u64::from_le_bytes(lane[..8].try_into().expect("8 pixels"));
-        let high = u64::from_le_bytes(lane[8..].try_into().expect("8 pixels"));
-        _mm_set_epi64x(high as i64, low as i64)
-    }
-
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    fn store(vector: __m128i, lane: &mut [u8; 16]) {
-        let [low, high] = halves(vector);
-        lane[..8].copy_from_slice(&low.to_le_bytes());
-        lane[8..].copy_from_slice(&high.to_le_bytes());
-    }
-
-    /// |a - b| of unsigned bytes.
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    fn absolute_difference(a: __m128i, b: __m128i) -> __m128i {
-        _mm_or_si128(_mm_subs_epu8(a, b), _mm_subs_epu8(b, a))
-    }
-
-    /// Signed bytes shifted right arithmetically by `SHIFT` (1 to 7): each byte is doubled
-    /// into a 16-bit unit whose high byte is the value, shifted by `SHIFT + 8`; the low copy
-    /// adds less than one unit of the result, so the floor is exact.
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    fn shift_right_signed<const SHIFT_PLUS_8: i32>(value: __m128i) -> __m128i {
-        let low = _mm_srai_epi16::<SHIFT_PLUS_8>(_mm_unpacklo_epi8(value, value));
-        let high = _mm_srai_epi16::<SHIFT_PLUS_8>(_mm_unpackhi_epi8(value, value));
-        _mm_packs_epi16(low, high)
-    }
-
-    /// `(weight * value + 63) >> 7` of signed bytes, computed in 16 bits (the results fit a
-    /// signed byte for the weights 27, 18 and 9).
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    fn wide_tap(low: __m128i, high: __m128i, weight: i16) -> __m128i {
-        let weight = _mm_set1_epi16(weight);
-        let bias = _mm_set1_epi16(63);
-        let low = _mm_srai_epi16::<7>(_mm_adds_epi16_exact(_mm_mullo_epi16(low, weight), bias));
-        let high = _mm_srai_epi16::<7>(_mm_adds_epi16_exact(_mm_mullo_epi16(high, weight), bias));
-        _mm_packs_epi16(low, high)
-    }
-
-    /// 16-bit addition that cannot overflow here (|27 * 128| + 63 < 32768).
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    fn _mm_adds_epi16_exact(a: __m128i, b: __m128i) -> __m128i {
-        std::arch::x86_64::_mm_add_epi16(a, b)
-    }
-
-    /// The normal loop filter on sixteen lanes of unsigned bytes (p3 to q3), with libvpx's
-    /// signed-byte arithmetic: the same results as the portable version.
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    pub(super) fn normal_filter(
-        lanes: &mut [[u8; 16]; 8],
-        limits: &EdgeLimits,
-        macroblock_edge: bool,
-    ) {
-        let edge_limit = if macroblock_edge {
-            limits.macroblock_edge
-        } else {
-            limits.subblock_edge
-        };
-        // Limits are at most (63 + 2) * 2 + 9 = 139, so they fit in a byte.
-        let edge_limit = _mm_set1_epi8(edge_limit.clamp(0, 255) as u8 as i8);
-        let interior = _mm_set1_epi8(limits.interior.clamp(0, 255) as u8 as i8);
-        let threshold = _mm_set1_epi8(limits.high_edge_variance.clamp(0, 255) as u8 as i8);
-        let zero = _mm_setzero_si128();
-        let [p3, p2, p1, p0, q0, q1, q2, q3] = [
-            load(&lanes[0]),
-            load(&lanes[1]),
-            load(&lanes[2]),
-            load(&lanes[3]),
-            load(&lanes[4]),
-            load(&lanes[5]),
-            load(&lanes[6]),
-            load(&lanes[7]),
-        ];
-        let inner_p = absolute_difference(p1, p0);
-        let inner_q = absolute_difference(q1, q0);
-        let neighbours = _mm_max_epu8(
-            _mm_max_epu8(
-                _mm_max_epu8(absolute_difference(p3, p2), absolute_difference(p2, p1)),
-                _mm_max_epu8(absolute_difference(q3, q2), absolute_difference(q2, q1)),
-            ),
-            _mm_max_epu8(inner_p, inner_q),
-        );
-        let across = absolute_difference(p0, q0);
-        // Halving bytes: a 16-bit shift, then drop the bit shifted in from the next byte.
-        let half_outer = _mm_and_si128(
-            _mm_srli_epi16::<1>(absolute_difference(p1, q1)),
-            _mm_set1_epi8(0x7f),
-        );
-        let step = _mm_adds_epu8(_mm_adds_epu8(across, across), half_outer);
-        let mask = _mm_cmpeq_epi8(
-            _mm_or_si128(
-                _mm_subs_epu8(neighbours, interior),
-                _mm_subs_epu8(step, edge_limit),
-            ),
-            zero,
-        );
-        let low_variance = _mm_cmpeq_epi8(
-            _mm_subs_epu8(_mm_max_epu8(inner_p, inner_q), threshold),
-            zero,
-        );
-        let sign = _mm_set1_epi8(-128);
-        let [ps2, ps1, ps0, qs0, qs1, qs2] = [
-            _mm_xor_si128(p2, sign),
-            _mm_xor_si128(p1, sign),
-            _mm_xor_si128(p0, sign),
-            _mm_xor_si128(q0, sign),
-            _mm_xor_si128(q1, sign),
-            _mm_xor_si128(q2, sign),
-        ];
-        let step = _mm_subs_epi8(qs0, ps0);
-        let three_steps =
-            |filter: __m128i| _mm_adds_epi8(_mm_adds_epi8(_mm_adds_epi8(filter, step), step), step);
-        let outer = _mm_subs_epi8(ps1, qs1);
-        let four = _mm_set1_epi8(4);
-        let three = _mm_set1_epi8(3);
-        if macroblock_edge {
-            let filter = _mm_and_si128(three_steps(outer), mask);
-            let sharp = _mm_andnot_si128(low_variance, filter);
-            let filter1 = shift_right_signed::<11>(_mm_adds_epi8(sharp, four));
-            let filter2 = shift_right_signed::<11>(_mm_adds_epi8(sharp, three));
-            let qs0 = _mm_subs_epi8(qs0, filter1);
-            let ps0 = _mm_adds_epi8(ps0, filter2);
-            let smooth = _mm_and_si128(low_variance, filter);
-            let low = _mm_srai_epi16::<8>(_mm_unpacklo_epi8(smooth, smooth));
-            let high = _mm_srai_epi16::<8>(_mm_unpackhi_epi8(smooth, smooth));
-            let a0 = wide_tap(low, high, 27);
-            let a1 = wide_tap(low, high, 18);
-            let a2 = wide_tap(low, high, 9);
-            store(_mm_xor_si128(_mm_adds_epi8(ps2, a2), sign), &mut lanes[1]);
-            store(_mm_xor_si128(_mm_adds_epi8(ps1, a1), sign), &mut lanes[2]);
-            store(_mm_xor_si128(_mm_adds_epi8(ps0, a0), sign), &mut lanes[3]);
-            store(_mm_xor_si128(_mm_subs_epi8(qs0, a0), sign), &mut lanes[4]);
-            store(_mm_xor_si128(_mm_subs_epi8(qs1, a1), sign), &mut lanes[5]);
-            store(_mm_xor_si128(_mm_subs_epi8(qs2, a2), sign), &mut lanes[6]);
-        } else {
-            let outer = _mm_andnot_si128(low_variance, outer);
-            let filter = _mm_and_si128(three_steps(outer), mask);
-            let filter1 = shift_right_signed::<11>(_mm_adds_epi8(filter, four));
-            let filter2 = shift_right_signed::<11>(_mm_adds_epi8(filter, three));
-            // filter1 is at most 15, so adding one cannot overflow.
-            let adjust = _mm_and_si128(
-                low_variance,
-                shift_right_signed::<9>(_mm_adds_epi8(filter1, _mm_set1_epi8(1))),
-            );
-            store(
-                _mm_xor_si128(_mm_adds_epi8(ps1, adjust), sign),
-                &mut lanes[2],
-            );
-            store(
-                _mm_xor_si128(_mm_adds_epi8(ps0, filter2), sign),
-                &mut lanes[3],
-            );
-            store(
-                _mm_xor_si128(_mm_subs_epi8(qs0, filter1), sign),
-                &mut lanes[4],
-            );
-            store(
-                _mm_xor_si128(_mm_subs_epi8(qs1, adjust), sign),
-                &mut lanes[5],
-            );
-        }
-    }
 
     #[inline]
     #[target_feature(enable = "sse2")]
@@ -570,21 +393,9 @@ fn absolute_difference(a: u8, b: u8) -> i16 {
 }
 
 /// The normal loop filter on all lanes; `macroblock_edge` selects the stronger variant.
+/// Written without branches so that it vectorises.
 #[inline(always)]
 fn normal_filter(pixels: &mut EdgePixels, limits: &EdgeLimits, macroblock_edge: bool) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: SSE2 is part of the x86_64 baseline, so it is always available here.
-        unsafe { sse2::normal_filter(&mut pixels.lanes, limits, macroblock_edge) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    normal_filter_portable(pixels, limits, macroblock_edge);
-}
-
-/// [`normal_filter`] in portable code, written without branches so that it vectorises.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-#[inline(always)]
-fn normal_filter_portable(pixels: &mut EdgePixels, limits: &EdgeLimits, macroblock_edge: bool) {
     let edge_limit = if macroblock_edge {
         limits.macroblock_edge
     } else {
@@ -981,47 +792,6 @@ mod tests {
         assert_eq!(lanes, expected);
         // SAFETY: as above.
         assert_eq!(unsafe { sse2::lanes_to_rows(&lanes) }, rows);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn sse2_normal_filter_matches_the_portable_one() {
-        let mut state = 987654321u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
-        for round in 0..4000 {
-            // Mostly near-flat edges with a step, so that every filter branch engages, and
-            // some fully random ones for the saturating extremes.
-            let base = (next() % 256) as i32;
-            let spread = if round % 4 == 0 {
-                256
-            } else {
-                1 + (next() % 24) as i32
-            };
-            let step = (next() % 96) as i32 - 48;
-            let mut lanes = [[0u8; 16]; 8];
-            for (k, lane) in lanes.iter_mut().enumerate() {
-                for pixel in lane.iter_mut() {
-                    let offset = if k >= 4 { step } else { 0 };
-                    let noise = (next() % spread as u32) as i32 - spread / 2;
-                    *pixel = (base + offset + noise).clamp(0, 255) as u8;
-                }
-            }
-            let level = (next() % 64) as u8;
-            let limits = EdgeLimits::new(level, (next() % 8) as u8, next() % 2 == 0);
-            for macroblock_edge in [false, true] {
-                let mut portable = EdgePixels { lanes };
-                normal_filter_portable(&mut portable, &limits, macroblock_edge);
-                let mut vectorised = lanes;
-                // SAFETY: SSE2 is part of the x86_64 baseline.
-                unsafe { sse2::normal_filter(&mut vectorised, &limits, macroblock_edge) };
-                assert_eq!(portable.lanes, vectorised, "round {round} {limits:?}");
-            }
-        }
     }
 
     #[test]
