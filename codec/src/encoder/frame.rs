@@ -18,7 +18,10 @@ use super::bitstream::{
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
 use super::motion::{full_pixel_search, sad, sse, PaddedPlane};
 use super::quantize::BlockQuantizer;
-use super::transform::{forward_dct4x4, forward_wht4x4};
+use super::residual::{
+    code_chroma, code_luma_with_y2, code_luma_without_y2, quantize_scan, Quantizers,
+};
+use super::transform::forward_dct4x4;
 use crate::dequant::DequantFactors;
 use crate::header::{FrameHeader, LoopFilterType, QuantizerIndices, SegmentationHeader};
 use crate::inter::{self, InterpolationFilter};
@@ -120,14 +123,6 @@ impl Lambda {
     }
 }
 
-/// Quantizers of the three block kinds.
-#[derive(Debug, Clone, Copy)]
-struct Quantizers {
-    y1: BlockQuantizer,
-    y2: BlockQuantizer,
-    uv: BlockQuantizer,
-}
-
 /// One macroblock's decided coding.
 #[derive(Clone)]
 struct MacroblockCoding {
@@ -157,20 +152,6 @@ fn aligned_source(picture: &Picture, columns: usize, rows: usize) -> Picture {
         u: extend_plane(&picture.u, columns * 8, rows * 8),
         v: extend_plane(&picture.v, columns * 8, rows * 8),
     }
-}
-
-/// The residual (source minus prediction) of the 4x4 block at `offset` of two packed blocks
-/// whose rows are `stride` apart, in raster order.
-#[inline(always)]
-fn residual_4x4(source: &[u8], prediction: &[u8], offset: usize, stride: usize) -> [i16; 16] {
-    let mut residual = [0i16; 16];
-    for row in 0..4 {
-        for column in 0..4 {
-            let index = offset + row * stride + column;
-            residual[row * 4 + column] = i16::from(source[index]) - i16::from(prediction[index]);
-        }
-    }
-    residual
 }
 
 /// Copies a `size` x `size` block at (`x`, `y`) of `plane` into a packed array.
@@ -420,68 +401,6 @@ impl<'a> FrameEncoder<'a> {
         }
     }
 
-    /// Quantises and reconstructs a 16x16 luma residual coded with a Y2 block. `prediction` is
-    /// packed 16x16; the reconstruction is written into `out` (packed 16x16). Returns the
-    /// levels (scan order) of the 16 luma blocks and Y2, and the dequantised coefficients.
-    fn code_luma_with_y2(
-        &self,
-        source: &[u8; 256],
-        prediction: &[u8; 256],
-        levels: &mut [[i16; 16]; 25],
-        coefficients: &mut MacroblockCoefficients,
-        out: &mut [u8; 256],
-    ) {
-        let mut dc = [0i16; 16];
-        let mut transformed = [[0i16; 16]; 16];
-        for block in 0..16 {
-            let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
-            let residual = residual_4x4(source, prediction, by * 16 + bx, 16);
-            transformed[block] = forward_dct4x4(&residual);
-            dc[block] = transformed[block][0];
-        }
-        let y2 = forward_wht4x4(&dc);
-        let (y2_levels, y2_dequantized) = quantize_scan(&self.quantizers.y2, &y2, 0);
-        levels[Y2_BLOCK] = y2_levels;
-        coefficients.blocks[Y2_BLOCK] = y2_dequantized;
-        let dc_values = crate::transform::inverse_walsh(&y2_dequantized);
-        out.copy_from_slice(prediction);
-        for block in 0..16 {
-            let (block_levels, mut dequantized) =
-                quantize_scan(&self.quantizers.y1, &transformed[block], 1);
-            levels[block] = block_levels;
-            coefficients.blocks[block] = dequantized;
-            dequantized[0] = dc_values[block];
-            let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
-            crate::transform::add_inverse_dct(&dequantized, out, by * 16 + bx, 16);
-        }
-    }
-
-    /// Codes chroma residuals for both planes; writes levels and coefficients of blocks 16..24
-    /// and the reconstruction into `out_u`/`out_v` (packed 8x8).
-    fn code_chroma(
-        &self,
-        sources: [&[u8; 64]; 2],
-        predictions: [&[u8; 64]; 2],
-        levels: &mut [[i16; 16]; 25],
-        coefficients: &mut MacroblockCoefficients,
-        outs: [&mut [u8; 64]; 2],
-    ) {
-        for (plane, out) in outs.into_iter().enumerate() {
-            out.copy_from_slice(predictions[plane]);
-            for block in 0..4 {
-                let (bx, by) = ((block & 1) * 4, (block >> 1) * 4);
-                let residual = residual_4x4(sources[plane], predictions[plane], by * 8 + bx, 8);
-                let transformed = forward_dct4x4(&residual);
-                let (block_levels, dequantized) =
-                    quantize_scan(&self.quantizers.uv, &transformed, 0);
-                let index = 16 + plane * 4 + block;
-                levels[index] = block_levels;
-                coefficients.blocks[index] = dequantized;
-                crate::transform::add_inverse_dct(&dequantized, out, by * 8 + bx, 8);
-            }
-        }
-    }
-
     /// Cost in 1/256 bit of a macroblock's tokens with the frame's starting probabilities and
     /// the current contexts.
     fn token_cost(&self, mb_x: usize, levels: &[[i16; 16]; 25], has_y2: bool) -> u64 {
@@ -532,7 +451,14 @@ impl<'a> FrameEncoder<'a> {
                 best_prediction = prediction;
             }
         }
-        self.code_luma_with_y2(source, &best_prediction, levels, coefficients, out);
+        code_luma_with_y2(
+            &self.quantizers,
+            source,
+            &best_prediction,
+            levels,
+            coefficients,
+            out,
+        );
         let whole_rate = self.token_cost(mb_x, levels, true)
             + u64::from(self.luma_mode_costs[best_mode as usize])
             + extra_rate;
@@ -738,7 +664,8 @@ impl<'a> FrameEncoder<'a> {
             }
         }
         let (_, mode, predictions) = best;
-        self.code_chroma(
+        code_chroma(
+            &self.quantizers,
             sources,
             [&predictions[0], &predictions[1]],
             levels,
@@ -1245,29 +1172,6 @@ impl<'a> FrameEncoder<'a> {
         );
     }
 
-    /// Quantises and reconstructs a 16x16 luma residual without a Y2 block (SPLITMV).
-    fn code_luma_without_y2(
-        &self,
-        source: &[u8; 256],
-        prediction: &[u8; 256],
-        levels: &mut [[i16; 16]; 25],
-        coefficients: &mut MacroblockCoefficients,
-        out: &mut [u8; 256],
-    ) {
-        levels[Y2_BLOCK] = [0; 16];
-        coefficients.blocks[Y2_BLOCK] = [0; 16];
-        out.copy_from_slice(prediction);
-        for block in 0..16 {
-            let (bx, by) = ((block & 3) * 4, (block >> 2) * 4);
-            let residual = residual_4x4(source, prediction, by * 16 + bx, 16);
-            let (block_levels, dequantized) =
-                quantize_scan(&self.quantizers.y1, &forward_dct4x4(&residual), 0);
-            levels[block] = block_levels;
-            coefficients.blocks[block] = dequantized;
-            crate::transform::add_inverse_dct(&dequantized, out, by * 16 + bx, 16);
-        }
-    }
-
     /// Decides, codes and reconstructs macroblock (`mb_x`, `mb_y`).
     fn code_macroblock(&mut self, mb_x: usize, mb_y: usize) -> MacroblockCoding {
         let mut source_luma = [0u8; 256];
@@ -1322,7 +1226,8 @@ impl<'a> FrameEncoder<'a> {
                     &mut luma_prediction,
                     &mut chroma_prediction,
                 );
-                self.code_luma_without_y2(
+                code_luma_without_y2(
+                    &self.quantizers,
                     &source_luma,
                     &luma_prediction,
                     &mut levels,
@@ -1338,7 +1243,8 @@ impl<'a> FrameEncoder<'a> {
                     &mut luma_prediction,
                     &mut chroma_prediction,
                 );
-                self.code_luma_with_y2(
+                code_luma_with_y2(
+                    &self.quantizers,
                     &source_luma,
                     &luma_prediction,
                     &mut levels,
@@ -1346,7 +1252,8 @@ impl<'a> FrameEncoder<'a> {
                     &mut luma_out,
                 );
             }
-            self.code_chroma(
+            code_chroma(
+                &self.quantizers,
                 [&source_u, &source_v],
                 [&chroma_prediction[0], &chroma_prediction[1]],
                 &mut levels,
@@ -1520,17 +1427,6 @@ fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8])
         let start = (y + row) * plane.stride + x;
         plane.data[start..start + size].copy_from_slice(&block[row * size..row * size + size]);
     }
-}
-
-/// Quantises a block's coefficients (raster order): levels in scan order and the dequantised
-/// coefficients (raster order) exactly as the decoder will compute them.
-#[inline]
-fn quantize_scan(
-    quantizer: &BlockQuantizer,
-    coefficients: &[i16; 16],
-    first: usize,
-) -> ([i16; 16], [i16; 16]) {
-    quantizer.quantize_scan(coefficients, first)
 }
 
 /// Sets the token contexts a coded macroblock leaves behind, as writing its tokens would: each

@@ -17,6 +17,7 @@ mod frame;
 pub mod motion;
 pub mod quantize;
 pub mod rate;
+mod residual;
 pub mod transform;
 
 use std::sync::Arc;
