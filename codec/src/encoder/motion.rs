@@ -177,6 +177,12 @@ pub fn approximate_vector_cost(difference: QuarterPelVector) -> u32 {
     component(difference.row) + component(difference.column)
 }
 
+/// Largest whole-pixel distance [`full_pixel_search`] moves from the block's position.
+pub const MAX_SEARCH_RANGE: isize = 24;
+/// Words of the search's visited-point bitmap.
+const VISITED_WORDS: usize =
+    ((2 * MAX_SEARCH_RANGE + 1) * (2 * MAX_SEARCH_RANGE + 1)) as usize / 64 + 1;
+
 /// Whole-pixel search of a square `size`-pixel block: starts from each candidate (whole-pixel positions in
 /// pixels), descends a large then a small diamond, and returns the best (vector in whole pixels,
 /// cost). `cost_of_vector` gives the rate term, already scaled to distortion units.
@@ -192,10 +198,22 @@ pub fn full_pixel_search(
     range: isize,
     cost_of_vector: &dyn Fn(isize, isize) -> u32,
 ) -> ((isize, isize), u32) {
+    let range = range.clamp(0, MAX_SEARCH_RANGE);
     let allowed = |dx: isize, dy: isize| {
         dx.abs() <= range && dy.abs() <= range && reference.holds(block_x + dx, block_y + dy, size)
     };
+    // Points already scored, one bit each on the (2 * range + 1)^2 window: the descents
+    // revisit their centres and each other's points.
+    let side = (2 * range + 1) as usize;
+    let visited = std::cell::RefCell::new([0u64; VISITED_WORDS]);
     let evaluate = |dx: isize, dy: isize| -> u32 {
+        let index = (dy + range) as usize * side + (dx + range) as usize;
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        let mut bits = visited.borrow_mut();
+        if bits[word] & bit != 0 {
+            return u32::MAX;
+        }
+        bits[word] |= bit;
         let block = reference.block(block_x + dx, block_y + dy);
         sad(source, source_stride, block, reference.stride(), size, size) + cost_of_vector(dx, dy)
     };
