@@ -86,6 +86,9 @@ pub struct LoopFilterDeltas {
 pub struct ReferenceFrame {
     picture: Picture,
     hash: OnceLock<u64>,
+    /// The luma prepared for the encoder's motion search, made on first use. Derived from
+    /// the picture, so not part of the state's identity.
+    search_planes: OnceLock<crate::encoder::motion::SearchPlanes>,
 }
 
 impl ReferenceFrame {
@@ -94,12 +97,27 @@ impl ReferenceFrame {
         ReferenceFrame {
             picture,
             hash: OnceLock::new(),
+            search_planes: OnceLock::new(),
         }
     }
 
     /// The macroblock-aligned picture.
     pub fn picture(&self) -> &Picture {
         &self.picture
+    }
+
+    /// The luma prepared for motion search, computed once per reference: the candidates of
+    /// a frame and the later frames that predict from the same picture share it.
+    pub fn search_planes(&self) -> &crate::encoder::motion::SearchPlanes {
+        self.search_planes.get_or_init(|| {
+            let plane = &self.picture.y;
+            crate::encoder::motion::SearchPlanes::new(
+                &plane.data,
+                plane.stride,
+                plane.width,
+                plane.height,
+            )
+        })
     }
 
     /// Stable hash of the pixels.

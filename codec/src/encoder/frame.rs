@@ -16,7 +16,7 @@ use super::bitstream::{
     NewMvCollector, SubblockMvReference, TokenCounter, TokenCounts, MAX_MV_DIFFERENCE,
 };
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
-use super::motion::{full_pixel_search, sad, sse, PaddedPlane};
+use super::motion::{full_pixel_search, sad, sse, PaddedPlane, SearchPlanes};
 use super::quantize::BlockQuantizer;
 use super::residual::{
     code_chroma, code_luma_with_y2, code_luma_without_y2, quantize_scan, Quantizers,
@@ -234,7 +234,8 @@ struct FrameEncoder<'a> {
     source: Picture,
     recon: Picture,
     references: Option<References>,
-    padded_references: Vec<(ReferenceKind, PaddedPlane)>,
+    /// The references macroblocks may predict from, LAST first.
+    searched_references: Vec<ReferenceKind>,
     quantizers: Quantizers,
     lambda: Lambda,
     /// A zero-vector SAD at or below which a macroblock takes ZEROMV without further search.
@@ -331,21 +332,14 @@ impl<'a> FrameEncoder<'a> {
         } else {
             state.references().cloned()
         };
-        let mut padded_references = Vec::new();
-        if let Some(references) = &references {
-            let mut kinds = vec![ReferenceKind::Last];
+        let mut searched_references = Vec::new();
+        if references.is_some() {
+            searched_references.push(ReferenceKind::Last);
             if settings.search_golden {
-                kinds.push(ReferenceKind::Golden);
+                searched_references.push(ReferenceKind::Golden);
             }
             if settings.search_altref {
-                kinds.push(ReferenceKind::AltRef);
-            }
-            for kind in kinds {
-                let plane = &references.get(kind).expect("inter references").picture().y;
-                padded_references.push((
-                    kind,
-                    PaddedPlane::new(&plane.data, plane.stride, plane.width, plane.height),
-                ));
+                searched_references.push(ReferenceKind::AltRef);
             }
         }
         let lambda = Lambda::new(i32::from(factors.y1[1]));
@@ -391,7 +385,7 @@ impl<'a> FrameEncoder<'a> {
                 v: Plane::filled(columns * 8, rows * 8, 0),
             },
             references,
-            padded_references,
+            searched_references,
             quantizers,
             lambda,
             zero_enough_sad,
@@ -713,7 +707,16 @@ impl<'a> FrameEncoder<'a> {
         }
     }
 
-    /// Luma-only inter prediction SAD of a vector.
+    /// The motion-search planes of a reference (inter frames always have references).
+    fn search_planes(&self, reference: ReferenceKind) -> &SearchPlanes {
+        self.references
+            .as_ref()
+            .and_then(|references| references.get(reference))
+            .expect("inter frames have references")
+            .search_planes()
+    }
+
+    /// Luma-only inter prediction SAD of a vector, exactly as the decoder would predict.
     fn inter_luma_sad(
         &self,
         reference: ReferenceKind,
@@ -722,20 +725,12 @@ impl<'a> FrameEncoder<'a> {
         mv: MotionVector,
         source: &[u8; 256],
     ) -> u32 {
-        if mv.row & 7 == 0 && mv.col & 7 == 0 {
-            // A whole-pixel vector predicts with the reference's own (edge-extended) pixels.
-            let (x, y) = (
-                (mb_x * 16) as isize + isize::from(mv.col >> 3),
-                (mb_y * 16) as isize + isize::from(mv.row >> 3),
-            );
-            let padded = self
-                .padded_references
-                .iter()
-                .find(|(kind, _)| *kind == reference)
-                .map(|(_, padded)| padded);
-            if let Some(padded) = padded.filter(|padded| padded.holds(x, y, 16)) {
-                return sad(source, 16, padded.block(x, y), padded.stride(), 16, 16);
-            }
+        // Whole and half pixels: one SAD on the search planes.
+        if let Some(distortion) =
+            self.search_planes(reference)
+                .sad(source, mb_x * 16, mb_y * 16, mv, 16)
+        {
+            return distortion;
         }
         let picture = self.reference_picture(reference);
         let filter = InterpolationFilter::for_version(self.header.version);
@@ -783,8 +778,8 @@ impl<'a> FrameEncoder<'a> {
         let edges = MacroblockEdges::new(mb_x, mb_y, self.columns, self.rows);
         let mut best_info = MacroblockInfo::default();
         let mut best_cost = u64::MAX;
-        for (reference, padded) in &self.padded_references {
-            let reference = *reference;
+        for &reference in &self.searched_references {
+            let padded = self.search_planes(reference).whole();
             let near = find_near_mvs(
                 &self.infos,
                 self.columns,

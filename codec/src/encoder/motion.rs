@@ -40,6 +40,16 @@ impl PaddedPlane {
         }
     }
 
+    /// An empty plane with this plane's geometry, for struct-update syntax.
+    fn clone_geometry(&self) -> Self {
+        PaddedPlane {
+            data: Vec::new(),
+            stride: self.stride,
+            width: self.width,
+            height: self.height,
+        }
+    }
+
     /// Width of the original plane.
     pub fn width(&self) -> usize {
         self.width
@@ -310,6 +320,183 @@ pub fn subpixel_refine(
     (best, best_cost)
 }
 
+/// A reference's luma prepared for motion search: the padded plane and the same padded area
+/// interpolated at the three half-pixel phases with VP8's six-tap filter.
+///
+/// Whole- and half-pixel positions then cost one sum of absolute differences, exactly what the
+/// decoder's prediction would give inside the padded area (quarter pixels still need the
+/// decoder's prediction: estimates of them cost more quality than they save time). A reference
+/// frame computes these once, on first use, and keeps them
+/// for every encode that predicts from it (see [`crate::state::ReferenceFrame::search_planes`]).
+pub struct SearchPlanes {
+    /// Indexed by horizontal half phase plus twice the vertical half phase.
+    phases: [PaddedPlane; 4],
+}
+
+impl std::fmt::Debug for SearchPlanes {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SearchPlanes")
+            .field("width", &self.phases[0].width)
+            .field("height", &self.phases[0].height)
+            .finish()
+    }
+}
+
+/// The half-pixel six-tap filter (3, -16, 77, 77, -16, 3) of pixels `a` to `f`, rounded and
+/// clamped like the decoder's: the positive and negative parts stay within 16 bits.
+#[inline(always)]
+fn half_pixel_tap(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8) -> u8 {
+    let positive = 64 + 3 * (u16::from(a) + u16::from(f)) + 77 * (u16::from(c) + u16::from(d));
+    let negative = 16 * (u16::from(b) + u16::from(e));
+    (positive.saturating_sub(negative) >> 7).min(255) as u8
+}
+
+/// Filters `source` along rows into `out` (same geometry): `out[i]` lies halfway between
+/// `source[i]` and `source[i + 1]`. The two first and three last columns, which lack taps,
+/// copy the source.
+#[inline(always)]
+fn filter_rows(source: &[u8], out: &mut [u8], stride: usize) {
+    for (input, output) in source
+        .chunks_exact(stride)
+        .zip(out.chunks_exact_mut(stride))
+    {
+        output[..2].copy_from_slice(&input[..2]);
+        output[stride - 3..].copy_from_slice(&input[stride - 3..]);
+        let count = stride - 5;
+        let taps = [
+            &input[..count],
+            &input[1..1 + count],
+            &input[2..2 + count],
+            &input[3..3 + count],
+            &input[4..4 + count],
+            &input[5..5 + count],
+        ];
+        for (index, value) in output[2..2 + count].iter_mut().enumerate() {
+            *value = half_pixel_tap(
+                taps[0][index],
+                taps[1][index],
+                taps[2][index],
+                taps[3][index],
+                taps[4][index],
+                taps[5][index],
+            );
+        }
+    }
+}
+
+/// Filters `source` down columns into `out`: row `r` lies halfway between rows `r` and
+/// `r + 1`. The two first and three last rows copy the source.
+#[inline(always)]
+fn filter_columns(source: &[u8], out: &mut [u8], stride: usize) {
+    let rows = source.len() / stride;
+    out[..2 * stride].copy_from_slice(&source[..2 * stride]);
+    out[(rows - 3) * stride..].copy_from_slice(&source[(rows - 3) * stride..]);
+    for row in 2..rows - 3 {
+        let line = |offset: usize| &source[(row + offset - 2) * stride..][..stride];
+        let taps = [line(0), line(1), line(2), line(3), line(4), line(5)];
+        for (index, value) in out[row * stride..][..stride].iter_mut().enumerate() {
+            *value = half_pixel_tap(
+                taps[0][index],
+                taps[1][index],
+                taps[2][index],
+                taps[3][index],
+                taps[4][index],
+                taps[5][index],
+            );
+        }
+    }
+}
+
+/// The three half-pixel phases of a padded plane: horizontal, vertical, both.
+#[inline(always)]
+fn half_pixel_phases(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
+    let mut horizontal = vec![0u8; whole.len()];
+    let mut vertical = vec![0u8; whole.len()];
+    let mut both = vec![0u8; whole.len()];
+    filter_rows(whole, &mut horizontal, stride);
+    filter_columns(whole, &mut vertical, stride);
+    // VP8 filters rows first, then columns of the filtered rows.
+    filter_columns(&horizontal, &mut both, stride);
+    [horizontal, vertical, both]
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn half_pixel_phases_avx2(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
+    half_pixel_phases(whole, stride)
+}
+
+impl SearchPlanes {
+    /// Prepares a `width` x `height` luma plane (rows `stride` apart).
+    pub fn new(data: &[u8], stride: usize, width: usize, height: usize) -> Self {
+        let whole = PaddedPlane::new(data, stride, width, height);
+        #[cfg(target_arch = "x86_64")]
+        let phases = if crate::simd::avx2_enabled() {
+            // SAFETY: `avx2_enabled` is only true on CPUs with AVX2; the callee is the same
+            // safe code as the portable path, compiled with AVX2 enabled.
+            unsafe { half_pixel_phases_avx2(&whole.data, whole.stride) }
+        } else {
+            half_pixel_phases(&whole.data, whole.stride)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let phases = half_pixel_phases(&whole.data, whole.stride);
+        let [horizontal, vertical, both] = phases;
+        let geometry = whole.clone_geometry();
+        let with_data = |data: Vec<u8>| PaddedPlane { data, ..geometry };
+        SearchPlanes {
+            phases: [
+                whole,
+                with_data(horizontal),
+                with_data(vertical),
+                with_data(both),
+            ],
+        }
+    }
+
+    /// The whole-pixel padded plane.
+    pub fn whole(&self) -> &PaddedPlane {
+        &self.phases[0]
+    }
+
+    /// Sum of absolute differences between the packed `size` x `size` block `source` and the
+    /// block at (`x`, `y`) displaced by `mv` (eighth-pixel units: whole pixels are multiples of
+    /// 8), exactly as the decoder would predict it. `None` for quarter-pixel vectors and when
+    /// the block or its filter taps leave the padded area.
+    pub fn sad(
+        &self,
+        source: &[u8],
+        x: usize,
+        y: usize,
+        mv: crate::modes::MotionVector,
+        size: usize,
+    ) -> Option<u32> {
+        if (mv.row | mv.col) & 3 != 0 {
+            return None;
+        }
+        let phase = usize::from(mv.col & 4 != 0) + 2 * usize::from(mv.row & 4 != 0);
+        let plane = &self.phases[phase];
+        let block_x = x as isize + isize::from(mv.col >> 3);
+        let block_y = y as isize + isize::from(mv.row >> 3);
+        // Three pixels of margin for the taps the half-pixel phases were filtered with.
+        let border = PaddedPlane::BORDER as isize - 3;
+        let inside = block_x >= -border
+            && block_y >= -border
+            && block_x + size as isize <= plane.width as isize + border
+            && block_y + size as isize <= plane.height as isize + border;
+        inside.then(|| {
+            sad(
+                source,
+                size,
+                plane.block(block_x, block_y),
+                plane.stride,
+                size,
+                size,
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +561,50 @@ mod tests {
         };
         let (best, best_cost) = subpixel_refine(QuarterPelVector::default(), 40, &mut cost);
         assert_eq!((best, best_cost), (target, 0));
+    }
+
+    #[test]
+    fn search_planes_give_the_decoders_whole_and_half_pixel_sads() {
+        use crate::inter::{predict_block, InterpolationFilter};
+        use crate::modes::MotionVector;
+        use crate::picture::Plane;
+        let (width, height) = (48, 40);
+        let plane = Plane {
+            width,
+            height,
+            stride: width,
+            data: textured_plane(width, height),
+        };
+        let planes = SearchPlanes::new(&plane.data, width, width, height);
+        let source: Vec<u8> = (0..256).map(|index| (index * 37 % 251) as u8).collect();
+        let mut checked = 0;
+        let mut prediction = [0u8; 256];
+        for (x, y) in [(0, 0), (16, 16), (32, 24)] {
+            for row in (-320i16..=320).step_by(4) {
+                for column in (-320i16..=320).step_by(4) {
+                    let mv = MotionVector::new(row, column);
+                    let Some(value) = planes.sad(&source, x, y, mv, 16) else {
+                        continue;
+                    };
+                    predict_block(
+                        &plane,
+                        x,
+                        y,
+                        mv,
+                        16,
+                        16,
+                        InterpolationFilter::SixTap,
+                        &mut prediction,
+                        16,
+                    );
+                    assert_eq!(value, sad(&source, 16, &prediction, 16, 16, 16), "{mv:?}");
+                    checked += 1;
+                }
+            }
+        }
+        // Vectors reaching into the border are checked too, not only those inside the plane.
+        assert!(checked > 20_000, "{checked}");
+        let quarter = MotionVector::new(2, 0);
+        assert_eq!(planes.sad(&source, 16, 16, quarter, 16), None);
     }
 }
