@@ -861,10 +861,12 @@ impl<'a> FrameEncoder<'a> {
                     };
                     if let Some((mv, distortion)) = local_whole_pixel_search(
                         source_luma,
+                        16,
                         padded,
                         (mb_x * 16) as isize,
                         (mb_y * 16) as isize,
                         to_pixels(near.nearest),
+                        4,
                         &mv_cost,
                     ) {
                         if edges.clamp(mv) == mv
@@ -971,7 +973,7 @@ impl<'a> FrameEncoder<'a> {
                 // Four 8x8 vectors, when one vector leaves much unexplained.
                 if self.settings.split && best_distortion > SPLIT_SEARCH_MIN_SAD {
                     if let Some((info, distortion, rate)) =
-                        self.search_split(mb_x, mb_y, source_luma, padded, &near, mv, &edges)
+                        self.search_split(mb_x, mb_y, source_luma, &near, mv, &edges)
                     {
                         let cost = self
                             .lambda
@@ -996,13 +998,13 @@ impl<'a> FrameEncoder<'a> {
         mb_x: usize,
         mb_y: usize,
         source_luma: &[u8; 256],
-        padded: &PaddedPlane,
         near: &NearMotionVectors,
         start: MotionVector,
         edges: &MacroblockEdges,
     ) -> Option<(MacroblockInfo, u64, u64)> {
         const PARTITIONING: usize = 2;
         let reference = ReferenceKind::Last;
+        let planes = self.search_planes(reference);
         let best_mv = near.best;
         let picture = self.references.as_ref()?.get(reference)?.picture();
         let filter = InterpolationFilter::for_version(self.header.version);
@@ -1041,6 +1043,9 @@ impl<'a> FrameEncoder<'a> {
             };
             let (x, y) = (mb_x * 16 + qx, mb_y * 16 + qy);
             let distortion_of = |mv: MotionVector| -> u32 {
+                if let Some(distortion) = planes.sad(&source, x, y, mv, 8) {
+                    return distortion;
+                }
                 let mut prediction = [0u8; 64];
                 inter::predict_block(&picture.y, x, y, mv, 8, 8, filter, &mut prediction, 8);
                 sad(&source, 8, &prediction, 8, 8, 8)
@@ -1073,25 +1078,24 @@ impl<'a> FrameEncoder<'a> {
             let to_pixels =
                 |mv: MotionVector| ((isize::from(mv.col) >> 3), (isize::from(mv.row) >> 3));
             let lambda_sad = self.lambda.sad;
-            let mv_cost = |dx: isize, dy: isize| -> u32 {
+            let mv_cost = |dx: isize, dy: isize| -> u64 {
                 let mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
-                ((self.mv_rate(mv, best_mv) * lambda_sad) >> 16).min(u64::from(u32::MAX / 4)) as u32
+                (self.mv_rate(mv, best_mv) * lambda_sad) >> 16
             };
-            let ((dx, dy), _) = full_pixel_search(
+            // A short descent from the best candidate so far: the partitions of a macroblock
+            // worth splitting mostly move a little apart from its whole vector.
+            if let Some((mv, _)) = local_whole_pixel_search(
                 &source,
                 8,
-                padded,
+                planes.whole(),
                 x as isize,
                 y as isize,
-                8,
-                &[to_pixels(start), to_pixels(left), to_pixels(above)],
-                24,
+                to_pixels(best.1),
+                SPLIT_SEARCH_STEPS,
                 &mv_cost,
-            );
-            evaluate(
-                MotionVector::new((dy * 8) as i16, (dx * 8) as i16),
-                &mut best,
-            );
+            ) {
+                evaluate(mv, &mut best);
+            }
             for step in [4i16, 2] {
                 let center = best.1;
                 for (dr, dc) in [(-1i16, 0i16), (1, 0), (0, -1), (0, 1)] {
@@ -1368,33 +1372,39 @@ impl<'a> FrameEncoder<'a> {
 /// residual would mostly quantise away.
 const ZERO_ENOUGH_SAD_PER_STEP: f64 = 4.0;
 
+/// Most small-diamond steps of a SPLITMV partition's whole-pixel search.
+const SPLIT_SEARCH_STEPS: usize = 4;
+
 /// Whole-macroblock luma SAD above which SPLITMV is tried (about 4 per pixel).
 const SPLIT_SEARCH_MIN_SAD: u32 = 1024;
 
-/// Small-diamond whole-pixel descent on a padded plane from `start` (whole pixels), at most a
-/// few steps: the cheap vector search of the golden and alternate references. Returns the best
+/// Small-diamond whole-pixel descent of a packed `size`-pixel block on a padded plane from
+/// `start` (whole pixels), at most `steps` steps: the cheap vector search of the golden and
+/// alternate references and of SPLITMV partitions. Returns the best
 /// vector (eighth pixels, whole-pixel valued) and its SAD, or `None` when `start` is off the
 /// padded plane. `cost_of_vector` is the rate term in distortion units.
+#[allow(clippy::too_many_arguments)]
 fn local_whole_pixel_search(
-    source: &[u8; 256],
+    source: &[u8],
+    size: usize,
     reference: &PaddedPlane,
     block_x: isize,
     block_y: isize,
     start: (isize, isize),
+    steps: usize,
     cost_of_vector: &dyn Fn(isize, isize) -> u64,
 ) -> Option<(MotionVector, u32)> {
-    const STEPS: usize = 4;
     let evaluate = |dx: isize, dy: isize| -> Option<(u32, u64)> {
-        if !reference.holds(block_x + dx, block_y + dy, 16) {
+        if !reference.holds(block_x + dx, block_y + dy, size) {
             return None;
         }
         let block = reference.block(block_x + dx, block_y + dy);
-        let distortion = sad(source, 16, block, reference.stride(), 16, 16);
+        let distortion = sad(source, size, block, reference.stride(), size, size);
         Some((distortion, u64::from(distortion) + cost_of_vector(dx, dy)))
     };
     let mut best = start;
     let (mut best_distortion, mut best_cost) = evaluate(start.0, start.1)?;
-    for _ in 0..STEPS {
+    for _ in 0..steps {
         let center = best;
         for (ox, oy) in [(0isize, -1isize), (1, 0), (0, 1), (-1, 0)] {
             let (dx, dy) = (center.0 + ox, center.1 + oy);
