@@ -70,6 +70,48 @@ pub fn inverse_dct(input: &[i16; 16]) -> [i16; 16] {
     output
 }
 
+/// [`inverse_dct`] of `N` blocks held position-major (`input[raster][block]`), so every step is
+/// the same operation on `N` lanes; returns the residuals position-major. Bit-exact with
+/// [`inverse_dct`] on each block, 16-bit wrapping of the intermediates included.
+#[inline(always)]
+pub fn inverse_dct_lanes<const N: usize>(input: &[[i16; N]; 16]) -> [[i16; N]; 16] {
+    let mut temp = [[0i16; N]; 16];
+    for column in 0..4 {
+        for lane in 0..N {
+            let i0 = i32::from(input[column][lane]);
+            let i1 = i32::from(input[4 + column][lane]);
+            let i2 = i32::from(input[8 + column][lane]);
+            let i3 = i32::from(input[12 + column][lane]);
+            let a1 = i0 + i2;
+            let b1 = i0 - i2;
+            let c1 = ((i1 * SIN_PI8_SQRT2) >> 16) - (i3 + ((i3 * COS_PI8_SQRT2_MINUS1) >> 16));
+            let d1 = (i1 + ((i1 * COS_PI8_SQRT2_MINUS1) >> 16)) + ((i3 * SIN_PI8_SQRT2) >> 16);
+            temp[column][lane] = (a1 + d1) as i16;
+            temp[12 + column][lane] = (a1 - d1) as i16;
+            temp[4 + column][lane] = (b1 + c1) as i16;
+            temp[8 + column][lane] = (b1 - c1) as i16;
+        }
+    }
+    let mut output = [[0i16; N]; 16];
+    for row in 0..4 {
+        for lane in 0..N {
+            let i0 = i32::from(temp[4 * row][lane]);
+            let i1 = i32::from(temp[4 * row + 1][lane]);
+            let i2 = i32::from(temp[4 * row + 2][lane]);
+            let i3 = i32::from(temp[4 * row + 3][lane]);
+            let a1 = i0 + i2;
+            let b1 = i0 - i2;
+            let c1 = ((i1 * SIN_PI8_SQRT2) >> 16) - (i3 + ((i3 * COS_PI8_SQRT2_MINUS1) >> 16));
+            let d1 = (i1 + ((i1 * COS_PI8_SQRT2_MINUS1) >> 16)) + ((i3 * SIN_PI8_SQRT2) >> 16);
+            output[4 * row][lane] = ((a1 + d1 + 4) >> 3) as i16;
+            output[4 * row + 3][lane] = ((a1 - d1 + 4) >> 3) as i16;
+            output[4 * row + 1][lane] = ((b1 + c1 + 4) >> 3) as i16;
+            output[4 * row + 2][lane] = ((b1 - c1 + 4) >> 3) as i16;
+        }
+    }
+    output
+}
+
 /// Adds the inverse DCT of `coefficients` to the 4x4 block at `offset` of `buffer`
 /// (rows `stride` apart), clamping to 0..=255. A block with only a DC takes the shortcut.
 #[inline(always)]
@@ -124,5 +166,39 @@ mod tests {
         let mut input = [0i16; 16];
         input[0] = 80;
         assert_eq!(inverse_walsh(&input), [10; 16]);
+    }
+
+    /// Lanes of sixteen blocks from a xorshift generator: full 16-bit range, small values and
+    /// the extremes, so the 16-bit wrapping of the intermediates is exercised.
+    fn random_lanes(seed: u64) -> [[i16; 16]; 16] {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        std::array::from_fn(|_| {
+            std::array::from_fn(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let value = (state >> 16) as i16;
+                match seed % 4 {
+                    0 => value,
+                    1 => value >> 8,
+                    2 => [i16::MIN, i16::MAX, 0, -1][(state >> 40) as usize % 4],
+                    _ => value >> 4,
+                }
+            })
+        })
+    }
+
+    #[test]
+    fn lanes_match_block_at_a_time_inverse_dct() {
+        for seed in 0..4000 {
+            let lanes = random_lanes(seed);
+            let residuals = inverse_dct_lanes(&lanes);
+            for block in 0..16 {
+                let input = std::array::from_fn(|raster| lanes[raster][block]);
+                let expected = inverse_dct(&input);
+                let got: [i16; 16] = std::array::from_fn(|raster| residuals[raster][block]);
+                assert_eq!(got, expected, "seed {seed} block {block}: {input:?}");
+            }
+        }
     }
 }

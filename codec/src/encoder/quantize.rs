@@ -7,6 +7,9 @@
 
 use crate::tables::ZIGZAG;
 
+/// The largest level magnitude the token alphabet can carry (DCT_CAT6: 11 extra bits).
+const MAX_LEVEL: i32 = 2048 + 66;
+
 /// Step sizes and rounding of one block type (Y, Y2 or chroma), with the per-position tables
 /// the quantiser runs on (computed once, so quantising a block divides nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +26,9 @@ pub struct BlockQuantizer {
     steps: [i16; 16],
     /// Rounding of each raster position, in 1/128 of a step times the step.
     biases: [u32; 16],
-    /// Fixed-point reciprocal (32 fractional bits) of 128 times each position's step.
-    reciprocals: [u64; 16],
+    /// Fixed-point reciprocal (32 fractional bits) of 128 times each position's step; at most
+    /// `2^25 + 1`, so the quantiser's products are 32 x 32 -> 64-bit multiplies.
+    reciprocals: [u32; 16],
 }
 
 impl BlockQuantizer {
@@ -33,7 +37,7 @@ impl BlockQuantizer {
         let dc_step = dc_step.max(1);
         let ac_step = ac_step.max(1);
         let (dc_rounding, ac_rounding) = (64, 44);
-        let reciprocal = |step: i32| (1u64 << 32) / (step as u64 * 128) + 1;
+        let reciprocal = |step: i32| ((1u64 << 32) / (step as u64 * 128) + 1) as u32;
         let mut steps = [ac_step as i16; 16];
         let mut biases = [(ac_step * ac_rounding) as u32; 16];
         let mut reciprocals = [reciprocal(ac_step); 16];
@@ -90,7 +94,8 @@ impl BlockQuantizer {
             let value = i32::from(coefficients[raster]);
             let numerator = u64::from(value.unsigned_abs() * 128 + self.biases[raster]);
             // Levels are limited to what the token alphabet can carry (DCT_CAT6: 11 extra bits).
-            let magnitude = (((numerator * self.reciprocals[raster]) >> 32) as i32).min(2048 + 66);
+            let magnitude =
+                (((numerator * u64::from(self.reciprocals[raster])) >> 32) as i32).min(MAX_LEVEL);
             levels[raster] = if value < 0 { -magnitude } else { magnitude } as i16;
         }
         if first > 0 {
@@ -103,6 +108,37 @@ impl BlockQuantizer {
         }
         let scan = std::array::from_fn(|position| levels[usize::from(ZIGZAG[position])]);
         (scan, dequantized)
+    }
+
+    /// [`quantize_scan`](Self::quantize_scan) of `N` blocks held position-major
+    /// (`coefficients[raster][block]`), so every step is the same operation on `N` lanes. Writes
+    /// the levels and the dequantised coefficients position-major, in raster order; positions
+    /// before `first` (0 or 1) get zero levels.
+    #[inline(always)]
+    pub(crate) fn quantize_lanes<const N: usize>(
+        &self,
+        coefficients: &[[i16; N]; 16],
+        first: usize,
+        levels: &mut [[i16; N]; 16],
+        dequantized: &mut [[i16; N]; 16],
+    ) {
+        for raster in 0..16 {
+            let bias = self.biases[raster];
+            let reciprocal = u64::from(self.reciprocals[raster]);
+            let step = self.steps[raster];
+            let inputs = &coefficients[raster];
+            let (level_lanes, dequantized_lanes) = (&mut levels[raster], &mut dequantized[raster]);
+            let keep = if raster < first { 0 } else { -1 };
+            for lane in 0..N {
+                let value = i32::from(inputs[lane]);
+                let numerator = value.unsigned_abs() * 128 + bias;
+                let magnitude =
+                    (((u64::from(numerator) * reciprocal) >> 32) as i32).min(MAX_LEVEL) & keep;
+                let level = if value < 0 { -magnitude } else { magnitude } as i16;
+                level_lanes[lane] = level;
+                dequantized_lanes[lane] = level.wrapping_mul(step);
+            }
+        }
     }
 }
 
@@ -132,5 +168,58 @@ mod tests {
         quantizer.quantize(&coefficients, 1, &mut levels);
         assert_eq!(levels[0], 0);
         assert!(levels[1..].iter().all(|&level| level == 25));
+    }
+
+    /// The quantizers VP8 uses (RFC 6386 section 14.1, without deltas): luma, Y2 and chroma
+    /// at every index 0..=127.
+    fn every_quantizer() -> Vec<BlockQuantizer> {
+        use crate::tables::{AC_QUANT, DC_QUANT};
+        (0..=127)
+            .flat_map(|q| {
+                let (dc, ac) = (DC_QUANT[q], AC_QUANT[q]);
+                [
+                    BlockQuantizer::new(dc, ac),
+                    BlockQuantizer::new(dc * 2, ((ac * 101581) >> 16).max(8)),
+                    BlockQuantizer::new(dc.min(132), ac),
+                ]
+            })
+            .collect()
+    }
+
+    /// Every 16-bit coefficient value goes through every position of the lanes at every
+    /// quantizer index, and gives what the block-at-a-time quantiser gives.
+    #[test]
+    fn lanes_match_scan_for_every_value_at_every_quantizer() {
+        for quantizer in every_quantizer() {
+            for chunk in 0..256 {
+                // 256 values per chunk; lane `block` of position `raster` differs per chunk so
+                // every value meets every position once over the 16 rotations below.
+                let rotation = chunk % 16;
+                let lanes: [[i16; 16]; 16] = std::array::from_fn(|raster| {
+                    std::array::from_fn(|block| {
+                        let index = ((raster + rotation) % 16) * 16 + block;
+                        (i32::from(i16::MIN) + (chunk * 256 + index) as i32) as i16
+                    })
+                });
+                for first in [0, 1] {
+                    let mut levels = [[0i16; 16]; 16];
+                    let mut dequantized = [[0i16; 16]; 16];
+                    quantizer.quantize_lanes(&lanes, first, &mut levels, &mut dequantized);
+                    for block in 0..16 {
+                        let coefficients = std::array::from_fn(|raster| lanes[raster][block]);
+                        let (scan, expected) = quantizer.quantize_scan(&coefficients, first);
+                        for (position, &raster) in ZIGZAG.iter().enumerate() {
+                            let raster = usize::from(raster);
+                            assert_eq!(
+                                (levels[raster][block], dequantized[raster][block]),
+                                (scan[position], expected[raster]),
+                                "{quantizer:?} first {first}: coefficient {}",
+                                coefficients[raster]
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }
