@@ -218,6 +218,10 @@ pub fn approximate_vector_cost(difference: QuarterPelVector) -> u32 {
     component(difference.row) + component(difference.column)
 }
 
+/// Mean absolute error per pixel above which [`full_pixel_search`] looks further than the
+/// neighbourhood of its candidates.
+const WIDE_SEARCH_MEAN_ERROR: usize = 8;
+
 /// Largest whole-pixel distance [`full_pixel_search`] moves from the block's position.
 pub const MAX_SEARCH_RANGE: isize = 24;
 /// Words of the search's visited-point bitmap.
@@ -301,16 +305,25 @@ pub fn full_pixel_search(
         }
         *best != center
     };
-    // Large steps first to cover ground, then the large diamond, then the small one.
-    for step in [8isize, 4, 2] {
-        while search_around(&mut best, &mut best_cost, &SMALL_DIAMOND, step) {}
-    }
-    for pattern in [&LARGE_DIAMOND[..], &SMALL_DIAMOND[..]] {
-        for _ in 0..16 {
-            if !search_around(&mut best, &mut best_cost, pattern, 1) {
-                break;
+    // Descend a large then a small diamond from the best candidate: motion mostly continues
+    // what the neighbours did, so a nearby minimum is usually the one.
+    let descend = |best: &mut (isize, isize), best_cost: &mut u32| {
+        for pattern in [&LARGE_DIAMOND[..], &SMALL_DIAMOND[..]] {
+            for _ in 0..16 {
+                if !search_around(best, best_cost, pattern, 1) {
+                    break;
+                }
             }
         }
+    };
+    descend(&mut best, &mut best_cost);
+    let wide_threshold = (WIDE_SEARCH_MEAN_ERROR * size * size) as u32;
+    if best_cost > wide_threshold {
+        // Still poor: cover ground with coarse steps (new motion, a cut), then descend again.
+        for step in [8isize, 4, 2] {
+            while search_around(&mut best, &mut best_cost, &SMALL_DIAMOND, step) {}
+        }
+        descend(&mut best, &mut best_cost);
     }
     (best, best_cost)
 }
