@@ -5,7 +5,7 @@
 // Block and position indices address several parallel arrays at once.
 #![allow(clippy::needless_range_loop)]
 
-use super::entropy::EntropyWriter;
+use super::entropy::{bool_cost, tree_cost, EntropyWriter};
 use crate::header::{FrameHeader, LoopFilterType};
 use crate::modes::{
     find_near_mvs, MacroblockEdges, MacroblockInfo, MacroblockMode, MotionVector, SubblockMode,
@@ -242,6 +242,53 @@ pub fn write_mv_component<W: EntropyWriter>(
     if magnitude != 0 {
         writer.write_bool(value < 0, probabilities[MV_SIGN]);
     }
+}
+
+/// Cost in 1/256 bit of every motion-vector component value from `-MAX_MV_DIFFERENCE` to
+/// `MAX_MV_DIFFERENCE` (index `value + MAX_MV_DIFFERENCE`), as [`write_mv_component`] would
+/// spend it: the long form's bits are priced once each and summed per magnitude.
+pub fn mv_component_costs(probabilities: &[u8; MV_PROBABILITY_COUNT]) -> Vec<u32> {
+    let sign = [
+        bool_cost(false, probabilities[MV_SIGN]),
+        bool_cost(true, probabilities[MV_SIGN]),
+    ];
+    let bit_costs: [[u32; 2]; MV_LONG_BIT_COUNT] = std::array::from_fn(|bit| {
+        [
+            bool_cost(false, probabilities[MV_LONG_BITS + bit]),
+            bool_cost(true, probabilities[MV_LONG_BITS + bit]),
+        ]
+    });
+    let magnitude_cost = |magnitude: u32| -> u32 {
+        if magnitude < 8 {
+            return bool_cost(false, probabilities[MV_IS_SHORT])
+                + tree_cost(
+                    &SMALL_MV_TREE,
+                    &probabilities[MV_SHORT_TREE..MV_SHORT_TREE + 7],
+                    magnitude as i8,
+                    0,
+                );
+        }
+        let mut cost = bool_cost(true, probabilities[MV_IS_SHORT]);
+        for (bit, costs) in bit_costs.iter().enumerate() {
+            // Bit 3 is implied (and not coded) when no higher bit is set.
+            if bit != 3 || magnitude & 0xfff0 != 0 {
+                cost += costs[((magnitude >> bit) & 1) as usize];
+            }
+        }
+        cost
+    };
+    let magnitudes: Vec<u32> = (0..=MAX_MV_DIFFERENCE as u32).map(magnitude_cost).collect();
+    (-MAX_MV_DIFFERENCE..=MAX_MV_DIFFERENCE)
+        .map(|value| {
+            let magnitude = value.unsigned_abs();
+            magnitudes[magnitude as usize]
+                + if magnitude != 0 {
+                    sign[usize::from(value < 0)]
+                } else {
+                    0
+                }
+        })
+        .collect()
 }
 
 /// Largest quarter-pixel magnitude a motion-vector difference component can have.
@@ -809,4 +856,35 @@ pub fn count_mv_decisions(
         }
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoder::entropy::BitCounter;
+
+    #[test]
+    fn mv_component_cost_table_matches_the_writer() {
+        let mut seed = 12345u32;
+        for round in 0..4 {
+            let probabilities: [u8; MV_PROBABILITY_COUNT] = std::array::from_fn(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                if round == 0 {
+                    128
+                } else {
+                    ((seed >> 16) % 255 + 1) as u8
+                }
+            });
+            let table = mv_component_costs(&probabilities);
+            for value in -MAX_MV_DIFFERENCE..=MAX_MV_DIFFERENCE {
+                let mut counter = BitCounter::default();
+                write_mv_component(&mut counter, value, &probabilities);
+                assert_eq!(
+                    u64::from(table[(value + MAX_MV_DIFFERENCE) as usize]),
+                    counter.cost(),
+                    "value {value}"
+                );
+            }
+        }
+    }
 }

@@ -10,9 +10,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::bitstream::{
-    assemble_frame, code_block_tokens, count_mv_decisions, frame_tag, mv_difference_fits,
-    split_mv_neighbours, subblock_mv_context, subblock_mv_reference, write_block_tokens,
-    write_frame_header, write_inter_frame_modes, write_key_frame_modes, write_mv_component,
+    assemble_frame, code_block_tokens, count_mv_decisions, frame_tag, mv_component_costs,
+    mv_difference_fits, split_mv_neighbours, subblock_mv_context, subblock_mv_reference,
+    write_block_tokens, write_frame_header, write_inter_frame_modes, write_key_frame_modes,
     NewMvCollector, SubblockMvReference, TokenCounter, TokenCounts, MAX_MV_DIFFERENCE,
 };
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
@@ -344,15 +344,8 @@ impl<'a> FrameEncoder<'a> {
         }
         let lambda = Lambda::new(i32::from(factors.y1[1]));
         let zero_enough_sad = (ZERO_ENOUGH_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
-        let mv_costs = std::array::from_fn(|component| {
-            (-MAX_MV_DIFFERENCE..=MAX_MV_DIFFERENCE)
-                .map(|value| {
-                    let mut counter = BitCounter::default();
-                    write_mv_component(&mut counter, value, &base_probabilities.mv[component]);
-                    counter.cost() as u32
-                })
-                .collect()
-        });
+        let mv_costs =
+            std::array::from_fn(|component| mv_component_costs(&base_probabilities.mv[component]));
         let mut subblock_mode_costs = Box::new([[[0u32; 10]; 10]; 10]);
         for above in 0..10 {
             for left in 0..10 {
