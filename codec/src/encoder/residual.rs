@@ -59,9 +59,23 @@ pub(super) fn quantize_scan(
 /// Values of `N` blocks held position-major: `lanes[raster][block]`.
 type Lanes<T, const N: usize> = [[T; N]; 16];
 
-/// How a kernel moves values between pixels or blocks and lanes: [`Portable`] in plain Rust,
-/// [`Avx2Moves`] with byte and word shuffles. Both give the same results.
-trait LaneMoves: Copy {
+/// How a kernel moves values between pixels or blocks and lanes, and the steps that have a
+/// hand-vectorised form: [`Portable`] in plain Rust, [`Avx2Ops`] with AVX2 instructions. Both
+/// give the same results.
+trait LaneOps: Copy {
+    /// [`forward_dct_lanes`] of 16 lanes of residuals of 8-bit pixels.
+    fn forward_dct(self, residual: &Lanes<i16, 16>) -> Lanes<i16, 16>;
+    /// [`inverse_dct_lanes`] of 16 lanes.
+    fn inverse_dct(self, coefficients: &Lanes<i16, 16>) -> Lanes<i16, 16>;
+    /// [`BlockQuantizer::quantize_lanes`] of 16 lanes.
+    fn quantize(
+        self,
+        quantizer: &BlockQuantizer,
+        coefficients: &Lanes<i16, 16>,
+        first: usize,
+        levels: &mut Lanes<i16, 16>,
+        dequantized: &mut Lanes<i16, 16>,
+    );
     /// Lanes of the 16 luma blocks of a packed 16x16 block: lane `block` of position `raster`
     /// is pixel `raster` of the 4x4 block `block` (both in raster order).
     fn luma_lanes(self, pixels: &[u8; 256]) -> Lanes<u8, 16>;
@@ -90,11 +104,33 @@ trait LaneMoves: Copy {
     );
 }
 
-/// [`LaneMoves`] in plain Rust.
+/// [`LaneOps`] in plain Rust.
 #[derive(Debug, Clone, Copy)]
 struct Portable;
 
-impl LaneMoves for Portable {
+impl LaneOps for Portable {
+    #[inline(always)]
+    fn forward_dct(self, residual: &Lanes<i16, 16>) -> Lanes<i16, 16> {
+        forward_dct_lanes(residual)
+    }
+
+    #[inline(always)]
+    fn inverse_dct(self, coefficients: &Lanes<i16, 16>) -> Lanes<i16, 16> {
+        inverse_dct_lanes(coefficients)
+    }
+
+    #[inline(always)]
+    fn quantize(
+        self,
+        quantizer: &BlockQuantizer,
+        coefficients: &Lanes<i16, 16>,
+        first: usize,
+        levels: &mut Lanes<i16, 16>,
+        dequantized: &mut Lanes<i16, 16>,
+    ) {
+        quantizer.quantize_lanes(coefficients, first, levels, dequantized);
+    }
+
     #[inline(always)]
     fn luma_lanes(self, pixels: &[u8; 256]) -> Lanes<u8, 16> {
         let mut lanes = [[0u8; 16]; 16];
@@ -261,9 +297,9 @@ unsafe fn code_luma_with_y2_avx2(
     out: &mut [u8; 256],
 ) {
     // SAFETY: this function only runs on CPUs with AVX2.
-    let moves = unsafe { avx2::Avx2Moves::new() };
+    let ops = unsafe { avx2::Avx2Ops::new() };
     code_luma_with_y2_lanes(
-        moves,
+        ops,
         quantizers,
         source,
         prediction,
@@ -275,7 +311,7 @@ unsafe fn code_luma_with_y2_avx2(
 
 #[inline(always)]
 fn code_luma_with_y2_lanes(
-    moves: impl LaneMoves,
+    ops: impl LaneOps,
     quantizers: &Quantizers,
     source: &[u8; 256],
     prediction: &[u8; 256],
@@ -283,22 +319,26 @@ fn code_luma_with_y2_lanes(
     coefficients: &mut MacroblockCoefficients,
     out: &mut [u8; 256],
 ) {
-    let prediction_lanes = moves.luma_lanes(prediction);
-    let residual = difference_lanes(&moves.luma_lanes(source), &prediction_lanes);
-    let transformed = forward_dct_lanes(&residual);
+    let prediction_lanes = ops.luma_lanes(prediction);
+    let residual = difference_lanes(&ops.luma_lanes(source), &prediction_lanes);
+    let transformed = ops.forward_dct(&residual);
     let y2 = forward_wht4x4(&transformed[0]);
     let (y2_levels, y2_dequantized) = quantizers.y2.quantize_scan(&y2, 0);
     levels[Y2_BLOCK] = y2_levels;
     coefficients.blocks[Y2_BLOCK] = y2_dequantized;
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
-    quantizers
-        .y1
-        .quantize_lanes(&transformed, 1, &mut level_lanes, &mut dequantized);
-    moves.store_luma(&level_lanes, &dequantized, levels, coefficients);
+    ops.quantize(
+        &quantizers.y1,
+        &transformed,
+        1,
+        &mut level_lanes,
+        &mut dequantized,
+    );
+    ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
     dequantized[0] = inverse_walsh(&y2_dequantized);
-    let reconstructed = reconstruct_lanes(&prediction_lanes, &inverse_dct_lanes(&dequantized));
-    moves.luma_pixels(&reconstructed, out);
+    let reconstructed = reconstruct_lanes(&prediction_lanes, &ops.inverse_dct(&dequantized));
+    ops.luma_pixels(&reconstructed, out);
 }
 
 /// Quantises and reconstructs a 16x16 luma residual without a Y2 block (SPLITMV).
@@ -341,9 +381,9 @@ unsafe fn code_luma_without_y2_avx2(
     out: &mut [u8; 256],
 ) {
     // SAFETY: this function only runs on CPUs with AVX2.
-    let moves = unsafe { avx2::Avx2Moves::new() };
+    let ops = unsafe { avx2::Avx2Ops::new() };
     code_luma_without_y2_lanes(
-        moves,
+        ops,
         quantizers,
         source,
         prediction,
@@ -355,7 +395,7 @@ unsafe fn code_luma_without_y2_avx2(
 
 #[inline(always)]
 fn code_luma_without_y2_lanes(
-    moves: impl LaneMoves,
+    ops: impl LaneOps,
     quantizers: &Quantizers,
     source: &[u8; 256],
     prediction: &[u8; 256],
@@ -365,17 +405,21 @@ fn code_luma_without_y2_lanes(
 ) {
     levels[Y2_BLOCK] = [0; 16];
     coefficients.blocks[Y2_BLOCK] = [0; 16];
-    let prediction_lanes = moves.luma_lanes(prediction);
-    let residual = difference_lanes(&moves.luma_lanes(source), &prediction_lanes);
-    let transformed = forward_dct_lanes(&residual);
+    let prediction_lanes = ops.luma_lanes(prediction);
+    let residual = difference_lanes(&ops.luma_lanes(source), &prediction_lanes);
+    let transformed = ops.forward_dct(&residual);
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
-    quantizers
-        .y1
-        .quantize_lanes(&transformed, 0, &mut level_lanes, &mut dequantized);
-    moves.store_luma(&level_lanes, &dequantized, levels, coefficients);
-    let reconstructed = reconstruct_lanes(&prediction_lanes, &inverse_dct_lanes(&dequantized));
-    moves.luma_pixels(&reconstructed, out);
+    ops.quantize(
+        &quantizers.y1,
+        &transformed,
+        0,
+        &mut level_lanes,
+        &mut dequantized,
+    );
+    ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
+    let reconstructed = reconstruct_lanes(&prediction_lanes, &ops.inverse_dct(&dequantized));
+    ops.luma_pixels(&reconstructed, out);
 }
 
 /// Codes chroma residuals for both planes; writes levels and coefficients of blocks 16..24
@@ -417,9 +461,9 @@ unsafe fn code_chroma_avx2(
     outs: [&mut [u8; 64]; 2],
 ) {
     // SAFETY: this function only runs on CPUs with AVX2.
-    let moves = unsafe { avx2::Avx2Moves::new() };
+    let ops = unsafe { avx2::Avx2Ops::new() };
     code_chroma_lanes(
-        moves,
+        ops,
         quantizers,
         sources,
         predictions,
@@ -431,7 +475,7 @@ unsafe fn code_chroma_avx2(
 
 #[inline(always)]
 fn code_chroma_lanes(
-    moves: impl LaneMoves,
+    ops: impl LaneOps,
     quantizers: &Quantizers,
     sources: [&[u8; 64]; 2],
     predictions: [&[u8; 64]; 2],
@@ -439,20 +483,28 @@ fn code_chroma_lanes(
     coefficients: &mut MacroblockCoefficients,
     outs: [&mut [u8; 64]; 2],
 ) {
-    let prediction_lanes = moves.chroma_lanes(predictions);
-    let residual = difference_lanes(&moves.chroma_lanes(sources), &prediction_lanes);
-    // Eight lanes padded to sixteen: the compiler vectorises the luma width far better.
-    let transformed = forward_dct_lanes(&widen_lanes(&residual));
+    let prediction_lanes = ops.chroma_lanes(predictions);
+    let residual = difference_lanes(&ops.chroma_lanes(sources), &prediction_lanes);
+    // Eight lanes padded to sixteen, so chroma shares the luma width's vector code.
+    let transformed = ops.forward_dct(&widen_lanes(&residual));
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
-    quantizers
-        .uv
-        .quantize_lanes(&transformed, 0, &mut level_lanes, &mut dequantized);
-    let (level_lanes, dequantized) = (narrow_lanes(&level_lanes), narrow_lanes(&dequantized));
-    moves.store_chroma(&level_lanes, &dequantized, levels, coefficients);
-    let residual = narrow_lanes(&inverse_dct_lanes(&widen_lanes(&dequantized)));
+    ops.quantize(
+        &quantizers.uv,
+        &transformed,
+        0,
+        &mut level_lanes,
+        &mut dequantized,
+    );
+    ops.store_chroma(
+        &narrow_lanes(&level_lanes),
+        &narrow_lanes(&dequantized),
+        levels,
+        coefficients,
+    );
+    let residual = narrow_lanes(&ops.inverse_dct(&dequantized));
     let reconstructed = reconstruct_lanes(&prediction_lanes, &residual);
-    moves.chroma_pixels(&reconstructed, outs);
+    ops.chroma_pixels(&reconstructed, outs);
 }
 
 /// Eight lanes followed by eight zero lanes.
@@ -475,32 +527,34 @@ fn narrow_lanes(lanes: &Lanes<i16, 16>) -> Lanes<i16, 8> {
     narrow
 }
 
-/// [`LaneMoves`] with SSE2/SSSE3 shuffles, for the AVX2 kernels.
+/// [`LaneOps`] with SSE2/SSSE3 shuffles, for the AVX2 kernels.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{LaneMoves, Lanes};
+    use super::{BlockQuantizer, LaneOps, Lanes};
+    use crate::encoder::transform::forward_dct_lanes_avx2;
     use crate::tables::ZIGZAG;
     use crate::tokens::MacroblockCoefficients;
+    use crate::transform::inverse_dct_lanes_avx2;
     use std::arch::x86_64::*;
 
-    /// Proof that the CPU has AVX2 (and so SSSE3): only [`Avx2Moves::new`] makes one.
+    /// Proof that the CPU has AVX2 (and so SSSE3): only [`Avx2Ops::new`] makes one.
     #[derive(Debug, Clone, Copy)]
-    pub(super) struct Avx2Moves(());
+    pub(super) struct Avx2Ops(());
 
-    impl Avx2Moves {
+    impl Avx2Ops {
         /// # Safety
         /// The CPU must support AVX2.
         #[inline(always)]
         pub(super) unsafe fn new() -> Self {
-            Avx2Moves(())
+            Avx2Ops(())
         }
     }
 
     /// Byte order that transposes each 4x4 of bytes: `[a][b]` (4 bytes `b` per `a`) into
     /// `[b][a]`. Its own inverse.
     #[inline(always)]
-    fn transpose_bytes_4x4(_: Avx2Moves, vector: __m128i) -> __m128i {
-        // SAFETY: an `Avx2Moves` exists only on CPUs with AVX2, which includes SSSE3.
+    fn transpose_bytes_4x4(_: Avx2Ops, vector: __m128i) -> __m128i {
+        // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2, which includes SSSE3.
         unsafe {
             _mm_shuffle_epi8(
                 vector,
@@ -651,7 +705,32 @@ mod avx2 {
         }
     }
 
-    impl LaneMoves for Avx2Moves {
+    impl LaneOps for Avx2Ops {
+        #[inline(always)]
+        fn forward_dct(self, residual: &Lanes<i16, 16>) -> Lanes<i16, 16> {
+            // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2.
+            unsafe { forward_dct_lanes_avx2(residual) }
+        }
+
+        #[inline(always)]
+        fn inverse_dct(self, coefficients: &Lanes<i16, 16>) -> Lanes<i16, 16> {
+            // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2.
+            unsafe { inverse_dct_lanes_avx2(coefficients) }
+        }
+
+        #[inline(always)]
+        fn quantize(
+            self,
+            quantizer: &BlockQuantizer,
+            coefficients: &Lanes<i16, 16>,
+            first: usize,
+            levels: &mut Lanes<i16, 16>,
+            dequantized: &mut Lanes<i16, 16>,
+        ) {
+            // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2.
+            unsafe { quantizer.quantize_lanes_avx2(coefficients, first, levels, dequantized) };
+        }
+
         #[inline(always)]
         fn luma_lanes(self, pixels: &[u8; 256]) -> Lanes<u8, 16> {
             let mut lanes = [[0u8; 16]; 16];
