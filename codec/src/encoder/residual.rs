@@ -81,10 +81,15 @@ trait LaneOps: Copy {
     fn luma_lanes(self, pixels: &[u8; 256]) -> Lanes<u8, 16>;
     /// The inverse of [`luma_lanes`](Self::luma_lanes).
     fn luma_pixels(self, lanes: &Lanes<u8, 16>, pixels: &mut [u8; 256]);
-    /// Lanes of the 4 + 4 chroma blocks of two packed 8x8 blocks: lane `plane * 4 + block`.
-    fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 8>;
-    /// The inverse of [`chroma_lanes`](Self::chroma_lanes).
-    fn chroma_pixels(self, lanes: &Lanes<u8, 8>, planes: [&mut [u8; 64]; 2]);
+    /// Lanes of the 4 + 4 chroma blocks of two packed 8x8 blocks: lane `plane * 4 + block`;
+    /// lanes 8..16 are zero, so chroma runs through the same 16-lane steps as luma.
+    fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 16>;
+    /// The inverse of [`chroma_lanes`](Self::chroma_lanes) (lanes 8..16 are ignored).
+    fn chroma_pixels(self, lanes: &Lanes<u8, 16>, planes: [&mut [u8; 64]; 2]);
+    /// Source minus prediction, lane by lane.
+    fn residual(self, source: &Lanes<u8, 16>, prediction: &Lanes<u8, 16>) -> Lanes<i16, 16>;
+    /// Prediction plus residual clamped to pixels, lane by lane, as the decoder reconstructs.
+    fn reconstruct(self, prediction: &Lanes<u8, 16>, residual: &Lanes<i16, 16>) -> Lanes<u8, 16>;
     /// Moves the lane-held levels and dequantised coefficients of the 16 luma blocks into
     /// blocks 0..16: levels in scan order, coefficients in raster order.
     fn store_luma(
@@ -94,11 +99,12 @@ trait LaneOps: Copy {
         levels: &mut [[i16; 16]; 25],
         coefficients: &mut MacroblockCoefficients,
     );
-    /// [`store_luma`](Self::store_luma) for the 8 chroma blocks, into blocks 16..24.
+    /// [`store_luma`](Self::store_luma) for the 8 chroma blocks (lanes 0..8), into blocks
+    /// 16..24.
     fn store_chroma(
         self,
-        level_lanes: &Lanes<i16, 8>,
-        dequantized_lanes: &Lanes<i16, 8>,
+        level_lanes: &Lanes<i16, 16>,
+        dequantized_lanes: &Lanes<i16, 16>,
         levels: &mut [[i16; 16]; 25],
         coefficients: &mut MacroblockCoefficients,
     );
@@ -152,8 +158,8 @@ impl LaneOps for Portable {
     }
 
     #[inline(always)]
-    fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 8> {
-        let mut lanes = [[0u8; 8]; 16];
+    fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 16> {
+        let mut lanes = [[0u8; 16]; 16];
         for (plane, pixels) in planes.into_iter().enumerate() {
             for y in 0..8 {
                 for x in 0..8 {
@@ -166,7 +172,7 @@ impl LaneOps for Portable {
     }
 
     #[inline(always)]
-    fn chroma_pixels(self, lanes: &Lanes<u8, 8>, planes: [&mut [u8; 64]; 2]) {
+    fn chroma_pixels(self, lanes: &Lanes<u8, 16>, planes: [&mut [u8; 64]; 2]) {
         for (plane, pixels) in planes.into_iter().enumerate() {
             for y in 0..8 {
                 for x in 0..8 {
@@ -185,32 +191,58 @@ impl LaneOps for Portable {
         levels: &mut [[i16; 16]; 25],
         coefficients: &mut MacroblockCoefficients,
     ) {
-        store_blocks(level_lanes, dequantized_lanes, 0, levels, coefficients);
+        store_blocks(level_lanes, dequantized_lanes, 0, 16, levels, coefficients);
     }
 
     #[inline(always)]
     fn store_chroma(
         self,
-        level_lanes: &Lanes<i16, 8>,
-        dequantized_lanes: &Lanes<i16, 8>,
+        level_lanes: &Lanes<i16, 16>,
+        dequantized_lanes: &Lanes<i16, 16>,
         levels: &mut [[i16; 16]; 25],
         coefficients: &mut MacroblockCoefficients,
     ) {
-        store_blocks(level_lanes, dequantized_lanes, 16, levels, coefficients);
+        store_blocks(level_lanes, dequantized_lanes, 16, 8, levels, coefficients);
+    }
+
+    #[inline(always)]
+    fn residual(self, source: &Lanes<u8, 16>, prediction: &Lanes<u8, 16>) -> Lanes<i16, 16> {
+        let mut residual = [[0i16; 16]; 16];
+        for raster in 0..16 {
+            for lane in 0..16 {
+                residual[raster][lane] =
+                    i16::from(source[raster][lane]) - i16::from(prediction[raster][lane]);
+            }
+        }
+        residual
+    }
+
+    #[inline(always)]
+    fn reconstruct(self, prediction: &Lanes<u8, 16>, residual: &Lanes<i16, 16>) -> Lanes<u8, 16> {
+        let mut pixels = [[0u8; 16]; 16];
+        for raster in 0..16 {
+            for lane in 0..16 {
+                pixels[raster][lane] = (i32::from(prediction[raster][lane])
+                    + i32::from(residual[raster][lane]))
+                .clamp(0, 255) as u8;
+            }
+        }
+        pixels
     }
 }
 
-/// Moves lane-held levels and dequantised coefficients into blocks `first_block..first_block
-/// + N`: levels in scan order, coefficients in raster order.
+/// Moves the levels and dequantised coefficients of lanes `0..count` into blocks
+/// `first_block..first_block + count`: levels in scan order, coefficients in raster order.
 #[inline(always)]
-fn store_blocks<const N: usize>(
-    level_lanes: &Lanes<i16, N>,
-    dequantized_lanes: &Lanes<i16, N>,
+fn store_blocks(
+    level_lanes: &Lanes<i16, 16>,
+    dequantized_lanes: &Lanes<i16, 16>,
     first_block: usize,
+    count: usize,
     levels: &mut [[i16; 16]; 25],
     coefficients: &mut MacroblockCoefficients,
 ) {
-    for lane in 0..N {
+    for lane in 0..count {
         let block_levels = &mut levels[first_block + lane];
         for (position, &raster) in ZIGZAG.iter().enumerate() {
             block_levels[position] = level_lanes[usize::from(raster)][lane];
@@ -220,39 +252,6 @@ fn store_blocks<const N: usize>(
             block_coefficients[raster] = dequantized_lanes[raster][lane];
         }
     }
-}
-
-/// Source minus prediction, lane by lane.
-#[inline(always)]
-fn difference_lanes<const N: usize>(
-    source: &Lanes<u8, N>,
-    prediction: &Lanes<u8, N>,
-) -> Lanes<i16, N> {
-    let mut residual = [[0i16; N]; 16];
-    for raster in 0..16 {
-        for lane in 0..N {
-            residual[raster][lane] =
-                i16::from(source[raster][lane]) - i16::from(prediction[raster][lane]);
-        }
-    }
-    residual
-}
-
-/// Prediction plus residual clamped to pixels, lane by lane, as the decoder reconstructs.
-#[inline(always)]
-fn reconstruct_lanes<const N: usize>(
-    prediction: &Lanes<u8, N>,
-    residual: &Lanes<i16, N>,
-) -> Lanes<u8, N> {
-    let mut pixels = [[0u8; N]; 16];
-    for raster in 0..16 {
-        for lane in 0..N {
-            pixels[raster][lane] = (i32::from(prediction[raster][lane])
-                + i32::from(residual[raster][lane]))
-            .clamp(0, 255) as u8;
-        }
-    }
-    pixels
 }
 
 /// Quantises and reconstructs a 16x16 luma residual coded with a Y2 block. `prediction` is
@@ -320,7 +319,7 @@ fn code_luma_with_y2_lanes(
     out: &mut [u8; 256],
 ) {
     let prediction_lanes = ops.luma_lanes(prediction);
-    let residual = difference_lanes(&ops.luma_lanes(source), &prediction_lanes);
+    let residual = ops.residual(&ops.luma_lanes(source), &prediction_lanes);
     let transformed = ops.forward_dct(&residual);
     let y2 = forward_wht4x4(&transformed[0]);
     let (y2_levels, y2_dequantized) = quantizers.y2.quantize_scan(&y2, 0);
@@ -337,7 +336,7 @@ fn code_luma_with_y2_lanes(
     );
     ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
     dequantized[0] = inverse_walsh(&y2_dequantized);
-    let reconstructed = reconstruct_lanes(&prediction_lanes, &ops.inverse_dct(&dequantized));
+    let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
     ops.luma_pixels(&reconstructed, out);
 }
 
@@ -406,7 +405,7 @@ fn code_luma_without_y2_lanes(
     levels[Y2_BLOCK] = [0; 16];
     coefficients.blocks[Y2_BLOCK] = [0; 16];
     let prediction_lanes = ops.luma_lanes(prediction);
-    let residual = difference_lanes(&ops.luma_lanes(source), &prediction_lanes);
+    let residual = ops.residual(&ops.luma_lanes(source), &prediction_lanes);
     let transformed = ops.forward_dct(&residual);
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
@@ -418,7 +417,7 @@ fn code_luma_without_y2_lanes(
         &mut dequantized,
     );
     ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
-    let reconstructed = reconstruct_lanes(&prediction_lanes, &ops.inverse_dct(&dequantized));
+    let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
     ops.luma_pixels(&reconstructed, out);
 }
 
@@ -484,9 +483,8 @@ fn code_chroma_lanes(
     outs: [&mut [u8; 64]; 2],
 ) {
     let prediction_lanes = ops.chroma_lanes(predictions);
-    let residual = difference_lanes(&ops.chroma_lanes(sources), &prediction_lanes);
-    // Eight lanes padded to sixteen, so chroma shares the luma width's vector code.
-    let transformed = ops.forward_dct(&widen_lanes(&residual));
+    let residual = ops.residual(&ops.chroma_lanes(sources), &prediction_lanes);
+    let transformed = ops.forward_dct(&residual);
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
     ops.quantize(
@@ -496,35 +494,9 @@ fn code_chroma_lanes(
         &mut level_lanes,
         &mut dequantized,
     );
-    ops.store_chroma(
-        &narrow_lanes(&level_lanes),
-        &narrow_lanes(&dequantized),
-        levels,
-        coefficients,
-    );
-    let residual = narrow_lanes(&ops.inverse_dct(&dequantized));
-    let reconstructed = reconstruct_lanes(&prediction_lanes, &residual);
+    ops.store_chroma(&level_lanes, &dequantized, levels, coefficients);
+    let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
     ops.chroma_pixels(&reconstructed, outs);
-}
-
-/// Eight lanes followed by eight zero lanes.
-#[inline(always)]
-fn widen_lanes(lanes: &Lanes<i16, 8>) -> Lanes<i16, 16> {
-    let mut wide = [[0; 16]; 16];
-    for raster in 0..16 {
-        wide[raster][..8].copy_from_slice(&lanes[raster]);
-    }
-    wide
-}
-
-/// The first eight of sixteen lanes.
-#[inline(always)]
-fn narrow_lanes(lanes: &Lanes<i16, 16>) -> Lanes<i16, 8> {
-    let mut narrow = [[0; 8]; 16];
-    for raster in 0..16 {
-        narrow[raster].copy_from_slice(&lanes[raster][..8]);
-    }
-    narrow
 }
 
 /// [`LaneOps`] with SSE2/SSSE3 shuffles, for the AVX2 kernels.
@@ -761,8 +733,8 @@ mod avx2 {
         }
 
         #[inline(always)]
-        fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 8> {
-            let mut lanes = [[0u8; 8]; 16];
+        fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 16> {
+            let mut lanes = [[0u8; 16]; 16];
             for row in 0..4 {
                 // Row `row` of both block rows of a plane as [column][block row][block column].
                 // SAFETY: SSE2 is part of the x86_64 baseline.
@@ -782,21 +754,25 @@ mod avx2 {
                 // SAFETY: SSE2 is part of the x86_64 baseline.
                 let (columns01, columns23) =
                     unsafe { (_mm_unpacklo_epi32(u, v), _mm_unpackhi_epi32(u, v)) };
-                let positions = lanes[row * 4..row * 4 + 4].as_flattened_mut();
-                store16(positions, columns01);
-                store16(&mut positions[16..], columns23);
+                for (column, vector) in [columns01, columns23].into_iter().enumerate() {
+                    // SAFETY: SSE2 is part of the x86_64 baseline.
+                    let high = unsafe { _mm_unpackhi_epi64(vector, vector) };
+                    store8(&mut lanes[row * 4 + column * 2], vector);
+                    store8(&mut lanes[row * 4 + column * 2 + 1], high);
+                }
             }
             lanes
         }
 
         #[inline(always)]
-        fn chroma_pixels(self, lanes: &Lanes<u8, 8>, planes: [&mut [u8; 64]; 2]) {
+        fn chroma_pixels(self, lanes: &Lanes<u8, 16>, planes: [&mut [u8; 64]; 2]) {
             let [out_u, out_v] = planes;
             for row in 0..4 {
-                let positions = lanes[row * 4..row * 4 + 4].as_flattened();
-                let (columns01, columns23) = (load16(positions), load16(&positions[16..]));
+                let position = |column: usize| load8(&lanes[row * 4 + column]);
                 // SAFETY: SSE2 is part of the x86_64 baseline.
                 let (u, v) = unsafe {
+                    let columns01 = _mm_unpacklo_epi64(position(0), position(1));
+                    let columns23 = _mm_unpacklo_epi64(position(2), position(3));
                     let even = _mm_unpacklo_epi32(columns01, columns23);
                     let odd = _mm_unpackhi_epi32(columns01, columns23);
                     (_mm_unpacklo_epi32(even, odd), _mm_unpackhi_epi32(even, odd))
@@ -835,12 +811,54 @@ mod avx2 {
         #[inline(always)]
         fn store_chroma(
             self,
-            level_lanes: &Lanes<i16, 8>,
-            dequantized_lanes: &Lanes<i16, 8>,
+            level_lanes: &Lanes<i16, 16>,
+            dequantized_lanes: &Lanes<i16, 16>,
             levels: &mut [[i16; 16]; 25],
             coefficients: &mut MacroblockCoefficients,
         ) {
             store_eight_blocks(level_lanes, dequantized_lanes, 0, 16, levels, coefficients);
+        }
+
+        #[inline(always)]
+        fn residual(self, source: &Lanes<u8, 16>, prediction: &Lanes<u8, 16>) -> Lanes<i16, 16> {
+            let mut residual = [[0i16; 16]; 16];
+            for raster in 0..16 {
+                // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2; each row of `residual`
+                // holds 16 values, 32 bytes, and the store is unaligned.
+                unsafe {
+                    let widen = |bytes: &[u8; 16]| _mm256_cvtepu8_epi16(load16(bytes));
+                    let difference =
+                        _mm256_sub_epi16(widen(&source[raster]), widen(&prediction[raster]));
+                    _mm256_storeu_si256(residual[raster].as_mut_ptr().cast(), difference);
+                }
+            }
+            residual
+        }
+
+        #[inline(always)]
+        fn reconstruct(
+            self,
+            prediction: &Lanes<u8, 16>,
+            residual: &Lanes<i16, 16>,
+        ) -> Lanes<u8, 16> {
+            let mut pixels = [[0u8; 16]; 16];
+            for raster in 0..16 {
+                // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2; each row of `residual`
+                // holds 16 values, 32 bytes, and the load is unaligned.
+                let sum = unsafe {
+                    let prediction = _mm256_cvtepu8_epi16(load16(&prediction[raster]));
+                    let residual = _mm256_loadu_si256(residual[raster].as_ptr().cast());
+                    // A prediction is 0..=255, so the saturating sum stays exact up to the
+                    // clamp to 0..=255 that the packing does.
+                    let sum = _mm256_adds_epi16(prediction, residual);
+                    _mm_packus_epi16(
+                        _mm256_castsi256_si128(sum),
+                        _mm256_extracti128_si256::<1>(sum),
+                    )
+                };
+                store16(&mut pixels[raster], sum);
+            }
+            pixels
         }
     }
 }
@@ -1064,6 +1082,7 @@ mod tests {
 
     #[test]
     fn luma_with_y2_matches_block_at_a_time_coding() {
+        #[allow(unused_mut)] // Only x86_64 adds the AVX2 path.
         let mut candidates: Vec<(&str, LumaKernel)> = vec![
             ("dispatched", code_luma_with_y2),
             ("portable", |q, s, p, l, c, o| {
@@ -1082,6 +1101,7 @@ mod tests {
 
     #[test]
     fn luma_without_y2_matches_block_at_a_time_coding() {
+        #[allow(unused_mut)] // Only x86_64 adds the AVX2 path.
         let mut candidates: Vec<(&str, LumaKernel)> = vec![
             ("dispatched", code_luma_without_y2),
             ("portable", |q, s, p, l, c, o| {
@@ -1100,6 +1120,7 @@ mod tests {
 
     #[test]
     fn chroma_matches_block_at_a_time_coding() {
+        #[allow(unused_mut)] // Only x86_64 adds the AVX2 path.
         let mut candidates: Vec<(&str, ChromaKernel)> = vec![
             ("dispatched", code_chroma),
             ("portable", |q, s, p, l, c, o| {
