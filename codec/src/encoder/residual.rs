@@ -2,11 +2,12 @@
 //! reconstruction the decoder will compute from the levels.
 //!
 //! A macroblock's blocks go through every step together, held position-major: `[raster][block]`,
-//! one lane per block (16 luma blocks, or the 4 + 4 chroma blocks). Every transform and the
-//! quantiser then do the same arithmetic on all lanes, which the compiler turns into vector
-//! instructions; only the entry (pixels into lanes) and the exit (lanes into per-block levels,
-//! coefficients and pixels) move data around. The results are bit-identical with coding each
-//! block on its own (the tests check this against a block-at-a-time reference).
+//! one lane per block (the 16 luma blocks, or the 4 + 4 chroma blocks in lanes 0..8). Every
+//! transform and the quantiser then do the same arithmetic on all lanes; only the entry (pixels
+//! into lanes) and the exit (lanes into per-block levels, coefficients and pixels) move data
+//! around. On CPUs with AVX2 each step is a few 16-lane vector instructions (see [`LaneOps`]);
+//! elsewhere the same steps run as plain Rust. The results are bit-identical with coding each
+//! block on its own (the tests check both paths against a block-at-a-time reference).
 
 // Block indices address several parallel arrays at once.
 #![allow(clippy::needless_range_loop)]
@@ -284,7 +285,7 @@ pub(super) fn code_luma_with_y2(
     );
 }
 
-/// [`code_luma_with_y2`] compiled for CPUs with AVX2, moving lanes with shuffles.
+/// [`code_luma_with_y2`] compiled for CPUs with AVX2, with the AVX2 steps.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn code_luma_with_y2_avx2(
@@ -368,7 +369,7 @@ pub(super) fn code_luma_without_y2(
     );
 }
 
-/// [`code_luma_without_y2`] compiled for CPUs with AVX2, moving lanes with shuffles.
+/// [`code_luma_without_y2`] compiled for CPUs with AVX2, with the AVX2 steps.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn code_luma_without_y2_avx2(
@@ -448,7 +449,7 @@ pub(super) fn code_chroma(
     );
 }
 
-/// [`code_chroma`] compiled for CPUs with AVX2, moving lanes with shuffles.
+/// [`code_chroma`] compiled for CPUs with AVX2, with the AVX2 steps.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn code_chroma_avx2(
