@@ -2,11 +2,12 @@
 //! reconstruction the decoder will compute from the levels.
 //!
 //! A macroblock's blocks go through every step together, held position-major: `[raster][block]`,
-//! one lane per block (16 luma blocks, or the 4 + 4 chroma blocks). Every transform and the
-//! quantiser then do the same arithmetic on all lanes, which the compiler turns into vector
-//! instructions; only the entry (pixels into lanes) and the exit (lanes into per-block levels,
-//! coefficients and pixels) move data around. The results are bit-identical with coding each
-//! block on its own (the tests check this against a block-at-a-time reference).
+//! one lane per block (the 16 luma blocks, or the 4 + 4 chroma blocks in lanes 0..8). Every
+//! transform and the quantiser then do the same arithmetic on all lanes; only the entry (pixels
+//! into lanes) and the exit (lanes into per-block levels, coefficients and pixels) move data
+//! around. On CPUs with AVX2 each step is a few 16-lane vector instructions (see [`LaneOps`]);
+//! elsewhere the same steps run as plain Rust. The results are bit-identical with coding each
+//! block on its own (the tests check both paths against a block-at-a-time reference).
 
 // Block indices address several parallel arrays at once.
 #![allow(clippy::needless_range_loop)]
@@ -59,18 +60,37 @@ pub(super) fn quantize_scan(
 /// Values of `N` blocks held position-major: `lanes[raster][block]`.
 type Lanes<T, const N: usize> = [[T; N]; 16];
 
-/// How a kernel moves values between pixels or blocks and lanes: [`Portable`] in plain Rust,
-/// [`Avx2Moves`] with byte and word shuffles. Both give the same results.
-trait LaneMoves: Copy {
+/// How a kernel moves values between pixels or blocks and lanes, and the steps that have a
+/// hand-vectorised form: [`Portable`] in plain Rust, [`Avx2Ops`] with AVX2 instructions. Both
+/// give the same results.
+trait LaneOps: Copy {
+    /// [`forward_dct_lanes`] of 16 lanes of residuals of 8-bit pixels.
+    fn forward_dct(self, residual: &Lanes<i16, 16>) -> Lanes<i16, 16>;
+    /// [`inverse_dct_lanes`] of 16 lanes.
+    fn inverse_dct(self, coefficients: &Lanes<i16, 16>) -> Lanes<i16, 16>;
+    /// [`BlockQuantizer::quantize_lanes`] of 16 lanes.
+    fn quantize(
+        self,
+        quantizer: &BlockQuantizer,
+        coefficients: &Lanes<i16, 16>,
+        first: usize,
+        levels: &mut Lanes<i16, 16>,
+        dequantized: &mut Lanes<i16, 16>,
+    );
     /// Lanes of the 16 luma blocks of a packed 16x16 block: lane `block` of position `raster`
     /// is pixel `raster` of the 4x4 block `block` (both in raster order).
     fn luma_lanes(self, pixels: &[u8; 256]) -> Lanes<u8, 16>;
     /// The inverse of [`luma_lanes`](Self::luma_lanes).
     fn luma_pixels(self, lanes: &Lanes<u8, 16>, pixels: &mut [u8; 256]);
-    /// Lanes of the 4 + 4 chroma blocks of two packed 8x8 blocks: lane `plane * 4 + block`.
-    fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 8>;
-    /// The inverse of [`chroma_lanes`](Self::chroma_lanes).
-    fn chroma_pixels(self, lanes: &Lanes<u8, 8>, planes: [&mut [u8; 64]; 2]);
+    /// Lanes of the 4 + 4 chroma blocks of two packed 8x8 blocks: lane `plane * 4 + block`;
+    /// lanes 8..16 are zero, so chroma runs through the same 16-lane steps as luma.
+    fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 16>;
+    /// The inverse of [`chroma_lanes`](Self::chroma_lanes) (lanes 8..16 are ignored).
+    fn chroma_pixels(self, lanes: &Lanes<u8, 16>, planes: [&mut [u8; 64]; 2]);
+    /// Source minus prediction, lane by lane.
+    fn residual(self, source: &Lanes<u8, 16>, prediction: &Lanes<u8, 16>) -> Lanes<i16, 16>;
+    /// Prediction plus residual clamped to pixels, lane by lane, as the decoder reconstructs.
+    fn reconstruct(self, prediction: &Lanes<u8, 16>, residual: &Lanes<i16, 16>) -> Lanes<u8, 16>;
     /// Moves the lane-held levels and dequantised coefficients of the 16 luma blocks into
     /// blocks 0..16: levels in scan order, coefficients in raster order.
     fn store_luma(
@@ -80,21 +100,44 @@ trait LaneMoves: Copy {
         levels: &mut [[i16; 16]; 25],
         coefficients: &mut MacroblockCoefficients,
     );
-    /// [`store_luma`](Self::store_luma) for the 8 chroma blocks, into blocks 16..24.
+    /// [`store_luma`](Self::store_luma) for the 8 chroma blocks (lanes 0..8), into blocks
+    /// 16..24.
     fn store_chroma(
         self,
-        level_lanes: &Lanes<i16, 8>,
-        dequantized_lanes: &Lanes<i16, 8>,
+        level_lanes: &Lanes<i16, 16>,
+        dequantized_lanes: &Lanes<i16, 16>,
         levels: &mut [[i16; 16]; 25],
         coefficients: &mut MacroblockCoefficients,
     );
 }
 
-/// [`LaneMoves`] in plain Rust.
+/// [`LaneOps`] in plain Rust.
 #[derive(Debug, Clone, Copy)]
 struct Portable;
 
-impl LaneMoves for Portable {
+impl LaneOps for Portable {
+    #[inline(always)]
+    fn forward_dct(self, residual: &Lanes<i16, 16>) -> Lanes<i16, 16> {
+        forward_dct_lanes(residual)
+    }
+
+    #[inline(always)]
+    fn inverse_dct(self, coefficients: &Lanes<i16, 16>) -> Lanes<i16, 16> {
+        inverse_dct_lanes(coefficients)
+    }
+
+    #[inline(always)]
+    fn quantize(
+        self,
+        quantizer: &BlockQuantizer,
+        coefficients: &Lanes<i16, 16>,
+        first: usize,
+        levels: &mut Lanes<i16, 16>,
+        dequantized: &mut Lanes<i16, 16>,
+    ) {
+        quantizer.quantize_lanes(coefficients, first, levels, dequantized);
+    }
+
     #[inline(always)]
     fn luma_lanes(self, pixels: &[u8; 256]) -> Lanes<u8, 16> {
         let mut lanes = [[0u8; 16]; 16];
@@ -116,8 +159,8 @@ impl LaneMoves for Portable {
     }
 
     #[inline(always)]
-    fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 8> {
-        let mut lanes = [[0u8; 8]; 16];
+    fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 16> {
+        let mut lanes = [[0u8; 16]; 16];
         for (plane, pixels) in planes.into_iter().enumerate() {
             for y in 0..8 {
                 for x in 0..8 {
@@ -130,7 +173,7 @@ impl LaneMoves for Portable {
     }
 
     #[inline(always)]
-    fn chroma_pixels(self, lanes: &Lanes<u8, 8>, planes: [&mut [u8; 64]; 2]) {
+    fn chroma_pixels(self, lanes: &Lanes<u8, 16>, planes: [&mut [u8; 64]; 2]) {
         for (plane, pixels) in planes.into_iter().enumerate() {
             for y in 0..8 {
                 for x in 0..8 {
@@ -149,32 +192,58 @@ impl LaneMoves for Portable {
         levels: &mut [[i16; 16]; 25],
         coefficients: &mut MacroblockCoefficients,
     ) {
-        store_blocks(level_lanes, dequantized_lanes, 0, levels, coefficients);
+        store_blocks(level_lanes, dequantized_lanes, 0, 16, levels, coefficients);
     }
 
     #[inline(always)]
     fn store_chroma(
         self,
-        level_lanes: &Lanes<i16, 8>,
-        dequantized_lanes: &Lanes<i16, 8>,
+        level_lanes: &Lanes<i16, 16>,
+        dequantized_lanes: &Lanes<i16, 16>,
         levels: &mut [[i16; 16]; 25],
         coefficients: &mut MacroblockCoefficients,
     ) {
-        store_blocks(level_lanes, dequantized_lanes, 16, levels, coefficients);
+        store_blocks(level_lanes, dequantized_lanes, 16, 8, levels, coefficients);
+    }
+
+    #[inline(always)]
+    fn residual(self, source: &Lanes<u8, 16>, prediction: &Lanes<u8, 16>) -> Lanes<i16, 16> {
+        let mut residual = [[0i16; 16]; 16];
+        for raster in 0..16 {
+            for lane in 0..16 {
+                residual[raster][lane] =
+                    i16::from(source[raster][lane]) - i16::from(prediction[raster][lane]);
+            }
+        }
+        residual
+    }
+
+    #[inline(always)]
+    fn reconstruct(self, prediction: &Lanes<u8, 16>, residual: &Lanes<i16, 16>) -> Lanes<u8, 16> {
+        let mut pixels = [[0u8; 16]; 16];
+        for raster in 0..16 {
+            for lane in 0..16 {
+                pixels[raster][lane] = (i32::from(prediction[raster][lane])
+                    + i32::from(residual[raster][lane]))
+                .clamp(0, 255) as u8;
+            }
+        }
+        pixels
     }
 }
 
-/// Moves lane-held levels and dequantised coefficients into blocks `first_block..first_block
-/// + N`: levels in scan order, coefficients in raster order.
+/// Moves the levels and dequantised coefficients of lanes `0..count` into blocks
+/// `first_block..first_block + count`: levels in scan order, coefficients in raster order.
 #[inline(always)]
-fn store_blocks<const N: usize>(
-    level_lanes: &Lanes<i16, N>,
-    dequantized_lanes: &Lanes<i16, N>,
+fn store_blocks(
+    level_lanes: &Lanes<i16, 16>,
+    dequantized_lanes: &Lanes<i16, 16>,
     first_block: usize,
+    count: usize,
     levels: &mut [[i16; 16]; 25],
     coefficients: &mut MacroblockCoefficients,
 ) {
-    for lane in 0..N {
+    for lane in 0..count {
         let block_levels = &mut levels[first_block + lane];
         for (position, &raster) in ZIGZAG.iter().enumerate() {
             block_levels[position] = level_lanes[usize::from(raster)][lane];
@@ -184,39 +253,6 @@ fn store_blocks<const N: usize>(
             block_coefficients[raster] = dequantized_lanes[raster][lane];
         }
     }
-}
-
-/// Source minus prediction, lane by lane.
-#[inline(always)]
-fn difference_lanes<const N: usize>(
-    source: &Lanes<u8, N>,
-    prediction: &Lanes<u8, N>,
-) -> Lanes<i16, N> {
-    let mut residual = [[0i16; N]; 16];
-    for raster in 0..16 {
-        for lane in 0..N {
-            residual[raster][lane] =
-                i16::from(source[raster][lane]) - i16::from(prediction[raster][lane]);
-        }
-    }
-    residual
-}
-
-/// Prediction plus residual clamped to pixels, lane by lane, as the decoder reconstructs.
-#[inline(always)]
-fn reconstruct_lanes<const N: usize>(
-    prediction: &Lanes<u8, N>,
-    residual: &Lanes<i16, N>,
-) -> Lanes<u8, N> {
-    let mut pixels = [[0u8; N]; 16];
-    for raster in 0..16 {
-        for lane in 0..N {
-            pixels[raster][lane] = (i32::from(prediction[raster][lane])
-                + i32::from(residual[raster][lane]))
-            .clamp(0, 255) as u8;
-        }
-    }
-    pixels
 }
 
 /// Quantises and reconstructs a 16x16 luma residual coded with a Y2 block. `prediction` is
@@ -249,7 +285,7 @@ pub(super) fn code_luma_with_y2(
     );
 }
 
-/// [`code_luma_with_y2`] compiled for CPUs with AVX2, moving lanes with shuffles.
+/// [`code_luma_with_y2`] compiled for CPUs with AVX2, with the AVX2 steps.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn code_luma_with_y2_avx2(
@@ -261,9 +297,9 @@ unsafe fn code_luma_with_y2_avx2(
     out: &mut [u8; 256],
 ) {
     // SAFETY: this function only runs on CPUs with AVX2.
-    let moves = unsafe { avx2::Avx2Moves::new() };
+    let ops = unsafe { avx2::Avx2Ops::new() };
     code_luma_with_y2_lanes(
-        moves,
+        ops,
         quantizers,
         source,
         prediction,
@@ -275,7 +311,7 @@ unsafe fn code_luma_with_y2_avx2(
 
 #[inline(always)]
 fn code_luma_with_y2_lanes(
-    moves: impl LaneMoves,
+    ops: impl LaneOps,
     quantizers: &Quantizers,
     source: &[u8; 256],
     prediction: &[u8; 256],
@@ -283,22 +319,26 @@ fn code_luma_with_y2_lanes(
     coefficients: &mut MacroblockCoefficients,
     out: &mut [u8; 256],
 ) {
-    let prediction_lanes = moves.luma_lanes(prediction);
-    let residual = difference_lanes(&moves.luma_lanes(source), &prediction_lanes);
-    let transformed = forward_dct_lanes(&residual);
+    let prediction_lanes = ops.luma_lanes(prediction);
+    let residual = ops.residual(&ops.luma_lanes(source), &prediction_lanes);
+    let transformed = ops.forward_dct(&residual);
     let y2 = forward_wht4x4(&transformed[0]);
     let (y2_levels, y2_dequantized) = quantizers.y2.quantize_scan(&y2, 0);
     levels[Y2_BLOCK] = y2_levels;
     coefficients.blocks[Y2_BLOCK] = y2_dequantized;
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
-    quantizers
-        .y1
-        .quantize_lanes(&transformed, 1, &mut level_lanes, &mut dequantized);
-    moves.store_luma(&level_lanes, &dequantized, levels, coefficients);
+    ops.quantize(
+        &quantizers.y1,
+        &transformed,
+        1,
+        &mut level_lanes,
+        &mut dequantized,
+    );
+    ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
     dequantized[0] = inverse_walsh(&y2_dequantized);
-    let reconstructed = reconstruct_lanes(&prediction_lanes, &inverse_dct_lanes(&dequantized));
-    moves.luma_pixels(&reconstructed, out);
+    let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
+    ops.luma_pixels(&reconstructed, out);
 }
 
 /// Quantises and reconstructs a 16x16 luma residual without a Y2 block (SPLITMV).
@@ -329,7 +369,7 @@ pub(super) fn code_luma_without_y2(
     );
 }
 
-/// [`code_luma_without_y2`] compiled for CPUs with AVX2, moving lanes with shuffles.
+/// [`code_luma_without_y2`] compiled for CPUs with AVX2, with the AVX2 steps.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn code_luma_without_y2_avx2(
@@ -341,9 +381,9 @@ unsafe fn code_luma_without_y2_avx2(
     out: &mut [u8; 256],
 ) {
     // SAFETY: this function only runs on CPUs with AVX2.
-    let moves = unsafe { avx2::Avx2Moves::new() };
+    let ops = unsafe { avx2::Avx2Ops::new() };
     code_luma_without_y2_lanes(
-        moves,
+        ops,
         quantizers,
         source,
         prediction,
@@ -355,7 +395,7 @@ unsafe fn code_luma_without_y2_avx2(
 
 #[inline(always)]
 fn code_luma_without_y2_lanes(
-    moves: impl LaneMoves,
+    ops: impl LaneOps,
     quantizers: &Quantizers,
     source: &[u8; 256],
     prediction: &[u8; 256],
@@ -365,17 +405,21 @@ fn code_luma_without_y2_lanes(
 ) {
     levels[Y2_BLOCK] = [0; 16];
     coefficients.blocks[Y2_BLOCK] = [0; 16];
-    let prediction_lanes = moves.luma_lanes(prediction);
-    let residual = difference_lanes(&moves.luma_lanes(source), &prediction_lanes);
-    let transformed = forward_dct_lanes(&residual);
+    let prediction_lanes = ops.luma_lanes(prediction);
+    let residual = ops.residual(&ops.luma_lanes(source), &prediction_lanes);
+    let transformed = ops.forward_dct(&residual);
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
-    quantizers
-        .y1
-        .quantize_lanes(&transformed, 0, &mut level_lanes, &mut dequantized);
-    moves.store_luma(&level_lanes, &dequantized, levels, coefficients);
-    let reconstructed = reconstruct_lanes(&prediction_lanes, &inverse_dct_lanes(&dequantized));
-    moves.luma_pixels(&reconstructed, out);
+    ops.quantize(
+        &quantizers.y1,
+        &transformed,
+        0,
+        &mut level_lanes,
+        &mut dequantized,
+    );
+    ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
+    let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
+    ops.luma_pixels(&reconstructed, out);
 }
 
 /// Codes chroma residuals for both planes; writes levels and coefficients of blocks 16..24
@@ -405,7 +449,7 @@ pub(super) fn code_chroma(
     );
 }
 
-/// [`code_chroma`] compiled for CPUs with AVX2, moving lanes with shuffles.
+/// [`code_chroma`] compiled for CPUs with AVX2, with the AVX2 steps.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn code_chroma_avx2(
@@ -417,9 +461,9 @@ unsafe fn code_chroma_avx2(
     outs: [&mut [u8; 64]; 2],
 ) {
     // SAFETY: this function only runs on CPUs with AVX2.
-    let moves = unsafe { avx2::Avx2Moves::new() };
+    let ops = unsafe { avx2::Avx2Ops::new() };
     code_chroma_lanes(
-        moves,
+        ops,
         quantizers,
         sources,
         predictions,
@@ -431,7 +475,7 @@ unsafe fn code_chroma_avx2(
 
 #[inline(always)]
 fn code_chroma_lanes(
-    moves: impl LaneMoves,
+    ops: impl LaneOps,
     quantizers: &Quantizers,
     sources: [&[u8; 64]; 2],
     predictions: [&[u8; 64]; 2],
@@ -439,68 +483,51 @@ fn code_chroma_lanes(
     coefficients: &mut MacroblockCoefficients,
     outs: [&mut [u8; 64]; 2],
 ) {
-    let prediction_lanes = moves.chroma_lanes(predictions);
-    let residual = difference_lanes(&moves.chroma_lanes(sources), &prediction_lanes);
-    // Eight lanes padded to sixteen: the compiler vectorises the luma width far better.
-    let transformed = forward_dct_lanes(&widen_lanes(&residual));
+    let prediction_lanes = ops.chroma_lanes(predictions);
+    let residual = ops.residual(&ops.chroma_lanes(sources), &prediction_lanes);
+    let transformed = ops.forward_dct(&residual);
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
-    quantizers
-        .uv
-        .quantize_lanes(&transformed, 0, &mut level_lanes, &mut dequantized);
-    let (level_lanes, dequantized) = (narrow_lanes(&level_lanes), narrow_lanes(&dequantized));
-    moves.store_chroma(&level_lanes, &dequantized, levels, coefficients);
-    let residual = narrow_lanes(&inverse_dct_lanes(&widen_lanes(&dequantized)));
-    let reconstructed = reconstruct_lanes(&prediction_lanes, &residual);
-    moves.chroma_pixels(&reconstructed, outs);
+    ops.quantize(
+        &quantizers.uv,
+        &transformed,
+        0,
+        &mut level_lanes,
+        &mut dequantized,
+    );
+    ops.store_chroma(&level_lanes, &dequantized, levels, coefficients);
+    let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
+    ops.chroma_pixels(&reconstructed, outs);
 }
 
-/// Eight lanes followed by eight zero lanes.
-#[inline(always)]
-fn widen_lanes(lanes: &Lanes<i16, 8>) -> Lanes<i16, 16> {
-    let mut wide = [[0; 16]; 16];
-    for raster in 0..16 {
-        wide[raster][..8].copy_from_slice(&lanes[raster]);
-    }
-    wide
-}
-
-/// The first eight of sixteen lanes.
-#[inline(always)]
-fn narrow_lanes(lanes: &Lanes<i16, 16>) -> Lanes<i16, 8> {
-    let mut narrow = [[0; 8]; 16];
-    for raster in 0..16 {
-        narrow[raster].copy_from_slice(&lanes[raster][..8]);
-    }
-    narrow
-}
-
-/// [`LaneMoves`] with SSE2/SSSE3 shuffles, for the AVX2 kernels.
+/// [`LaneOps`] with SSE2/SSSE3 shuffles, for the AVX2 kernels.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{LaneMoves, Lanes};
+    use super::{BlockQuantizer, LaneOps, Lanes};
+    use crate::encoder::transform::forward_dct_lanes_avx2;
     use crate::tables::ZIGZAG;
     use crate::tokens::MacroblockCoefficients;
+    use crate::transform::inverse_dct_lanes_avx2;
     use std::arch::x86_64::*;
 
-    /// Proof that the CPU has AVX2 (and so SSSE3): only [`Avx2Moves::new`] makes one.
+    /// Proof that the CPU has AVX2 (and so SSSE3): only [`Avx2Ops::new`] makes one.
     #[derive(Debug, Clone, Copy)]
-    pub(super) struct Avx2Moves(());
+    pub(super) struct Avx2Ops(());
 
-    impl Avx2Moves {
+    impl Avx2Ops {
         /// # Safety
         /// The CPU must support AVX2.
         #[inline(always)]
         pub(super) unsafe fn new() -> Self {
-            Avx2Moves(())
+            Avx2Ops(())
         }
     }
 
     /// Byte order that transposes each 4x4 of bytes: `[a][b]` (4 bytes `b` per `a`) into
     /// `[b][a]`. Its own inverse.
     #[inline(always)]
-    fn transpose_bytes_4x4(_: Avx2Moves, vector: __m128i) -> __m128i {
-        // SAFETY: an `Avx2Moves` exists only on CPUs with AVX2, which includes SSSE3.
+    fn transpose_bytes_4x4(_: Avx2Ops, vector: __m128i) -> __m128i {
+        // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2, which includes SSSE3.
         unsafe {
             _mm_shuffle_epi8(
                 vector,
@@ -651,7 +678,32 @@ mod avx2 {
         }
     }
 
-    impl LaneMoves for Avx2Moves {
+    impl LaneOps for Avx2Ops {
+        #[inline(always)]
+        fn forward_dct(self, residual: &Lanes<i16, 16>) -> Lanes<i16, 16> {
+            // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2.
+            unsafe { forward_dct_lanes_avx2(residual) }
+        }
+
+        #[inline(always)]
+        fn inverse_dct(self, coefficients: &Lanes<i16, 16>) -> Lanes<i16, 16> {
+            // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2.
+            unsafe { inverse_dct_lanes_avx2(coefficients) }
+        }
+
+        #[inline(always)]
+        fn quantize(
+            self,
+            quantizer: &BlockQuantizer,
+            coefficients: &Lanes<i16, 16>,
+            first: usize,
+            levels: &mut Lanes<i16, 16>,
+            dequantized: &mut Lanes<i16, 16>,
+        ) {
+            // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2.
+            unsafe { quantizer.quantize_lanes_avx2(coefficients, first, levels, dequantized) };
+        }
+
         #[inline(always)]
         fn luma_lanes(self, pixels: &[u8; 256]) -> Lanes<u8, 16> {
             let mut lanes = [[0u8; 16]; 16];
@@ -682,8 +734,8 @@ mod avx2 {
         }
 
         #[inline(always)]
-        fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 8> {
-            let mut lanes = [[0u8; 8]; 16];
+        fn chroma_lanes(self, planes: [&[u8; 64]; 2]) -> Lanes<u8, 16> {
+            let mut lanes = [[0u8; 16]; 16];
             for row in 0..4 {
                 // Row `row` of both block rows of a plane as [column][block row][block column].
                 // SAFETY: SSE2 is part of the x86_64 baseline.
@@ -703,21 +755,25 @@ mod avx2 {
                 // SAFETY: SSE2 is part of the x86_64 baseline.
                 let (columns01, columns23) =
                     unsafe { (_mm_unpacklo_epi32(u, v), _mm_unpackhi_epi32(u, v)) };
-                let positions = lanes[row * 4..row * 4 + 4].as_flattened_mut();
-                store16(positions, columns01);
-                store16(&mut positions[16..], columns23);
+                for (column, vector) in [columns01, columns23].into_iter().enumerate() {
+                    // SAFETY: SSE2 is part of the x86_64 baseline.
+                    let high = unsafe { _mm_unpackhi_epi64(vector, vector) };
+                    store8(&mut lanes[row * 4 + column * 2], vector);
+                    store8(&mut lanes[row * 4 + column * 2 + 1], high);
+                }
             }
             lanes
         }
 
         #[inline(always)]
-        fn chroma_pixels(self, lanes: &Lanes<u8, 8>, planes: [&mut [u8; 64]; 2]) {
+        fn chroma_pixels(self, lanes: &Lanes<u8, 16>, planes: [&mut [u8; 64]; 2]) {
             let [out_u, out_v] = planes;
             for row in 0..4 {
-                let positions = lanes[row * 4..row * 4 + 4].as_flattened();
-                let (columns01, columns23) = (load16(positions), load16(&positions[16..]));
+                let position = |column: usize| load8(&lanes[row * 4 + column]);
                 // SAFETY: SSE2 is part of the x86_64 baseline.
                 let (u, v) = unsafe {
+                    let columns01 = _mm_unpacklo_epi64(position(0), position(1));
+                    let columns23 = _mm_unpacklo_epi64(position(2), position(3));
                     let even = _mm_unpacklo_epi32(columns01, columns23);
                     let odd = _mm_unpackhi_epi32(columns01, columns23);
                     (_mm_unpacklo_epi32(even, odd), _mm_unpackhi_epi32(even, odd))
@@ -756,12 +812,54 @@ mod avx2 {
         #[inline(always)]
         fn store_chroma(
             self,
-            level_lanes: &Lanes<i16, 8>,
-            dequantized_lanes: &Lanes<i16, 8>,
+            level_lanes: &Lanes<i16, 16>,
+            dequantized_lanes: &Lanes<i16, 16>,
             levels: &mut [[i16; 16]; 25],
             coefficients: &mut MacroblockCoefficients,
         ) {
             store_eight_blocks(level_lanes, dequantized_lanes, 0, 16, levels, coefficients);
+        }
+
+        #[inline(always)]
+        fn residual(self, source: &Lanes<u8, 16>, prediction: &Lanes<u8, 16>) -> Lanes<i16, 16> {
+            let mut residual = [[0i16; 16]; 16];
+            for raster in 0..16 {
+                // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2; each row of `residual`
+                // holds 16 values, 32 bytes, and the store is unaligned.
+                unsafe {
+                    let widen = |bytes: &[u8; 16]| _mm256_cvtepu8_epi16(load16(bytes));
+                    let difference =
+                        _mm256_sub_epi16(widen(&source[raster]), widen(&prediction[raster]));
+                    _mm256_storeu_si256(residual[raster].as_mut_ptr().cast(), difference);
+                }
+            }
+            residual
+        }
+
+        #[inline(always)]
+        fn reconstruct(
+            self,
+            prediction: &Lanes<u8, 16>,
+            residual: &Lanes<i16, 16>,
+        ) -> Lanes<u8, 16> {
+            let mut pixels = [[0u8; 16]; 16];
+            for raster in 0..16 {
+                // SAFETY: an `Avx2Ops` exists only on CPUs with AVX2; each row of `residual`
+                // holds 16 values, 32 bytes, and the load is unaligned.
+                let sum = unsafe {
+                    let prediction = _mm256_cvtepu8_epi16(load16(&prediction[raster]));
+                    let residual = _mm256_loadu_si256(residual[raster].as_ptr().cast());
+                    // A prediction is 0..=255, so the saturating sum stays exact up to the
+                    // clamp to 0..=255 that the packing does.
+                    let sum = _mm256_adds_epi16(prediction, residual);
+                    _mm_packus_epi16(
+                        _mm256_castsi256_si128(sum),
+                        _mm256_extracti128_si256::<1>(sum),
+                    )
+                };
+                store16(&mut pixels[raster], sum);
+            }
+            pixels
         }
     }
 }
@@ -985,6 +1083,7 @@ mod tests {
 
     #[test]
     fn luma_with_y2_matches_block_at_a_time_coding() {
+        #[allow(unused_mut)] // Only x86_64 adds the AVX2 path.
         let mut candidates: Vec<(&str, LumaKernel)> = vec![
             ("dispatched", code_luma_with_y2),
             ("portable", |q, s, p, l, c, o| {
@@ -1003,6 +1102,7 @@ mod tests {
 
     #[test]
     fn luma_without_y2_matches_block_at_a_time_coding() {
+        #[allow(unused_mut)] // Only x86_64 adds the AVX2 path.
         let mut candidates: Vec<(&str, LumaKernel)> = vec![
             ("dispatched", code_luma_without_y2),
             ("portable", |q, s, p, l, c, o| {
@@ -1021,6 +1121,7 @@ mod tests {
 
     #[test]
     fn chroma_matches_block_at_a_time_coding() {
+        #[allow(unused_mut)] // Only x86_64 adds the AVX2 path.
         let mut candidates: Vec<(&str, ChromaKernel)> = vec![
             ("dispatched", code_chroma),
             ("portable", |q, s, p, l, c, o| {

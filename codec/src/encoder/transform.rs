@@ -78,6 +78,76 @@ pub(crate) fn forward_dct_lanes<const N: usize>(residual: &[[i16; N]; 16]) -> [[
     coefficients
 }
 
+/// [`forward_dct_lanes`] of 16 blocks with AVX2 instructions, for residuals of 8-bit pixels
+/// (every value in -255..=255): then every sum fits 16 bits, and the rotations are 16 x 16 ->
+/// 32-bit multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) fn forward_dct_lanes_avx2(residual: &[[i16; 16]; 16]) -> [[i16; 16]; 16] {
+    use std::arch::x86_64::*;
+    // SAFETY: each row holds 16 values, 32 bytes; the loads are unaligned.
+    let input: [__m256i; 16] = std::array::from_fn(|raster| unsafe {
+        _mm256_loadu_si256(residual[raster].as_ptr().cast())
+    });
+    // Pairs (inner, outer) times (2217, 5352) and (-5352, 2217), as 16-bit pairs in 32 bits.
+    let rotate_1 = _mm256_set1_epi32((5352 << 16) | 2217);
+    let rotate_3 = _mm256_set1_epi32((2217 << 16) | (-5352i32 & 0xffff));
+    // `inner * c0 + outer * c1 + rounding >> shift` of each lane, in 16 bits again. Unpacking
+    // and packing both work within 128-bit halves, so lanes come back in order.
+    let rotate = |inner: __m256i, outer: __m256i, factors: __m256i, rounding: i32, shift: i32| {
+        let rounding = _mm256_set1_epi32(rounding);
+        let shift = _mm_cvtsi32_si128(shift);
+        let low = _mm256_madd_epi16(_mm256_unpacklo_epi16(inner, outer), factors);
+        let high = _mm256_madd_epi16(_mm256_unpackhi_epi16(inner, outer), factors);
+        _mm256_packs_epi32(
+            _mm256_sra_epi32(_mm256_add_epi32(low, rounding), shift),
+            _mm256_sra_epi32(_mm256_add_epi32(high, rounding), shift),
+        )
+    };
+    let mut rows = [_mm256_setzero_si256(); 16];
+    for row in 0..4 {
+        let at = |column: usize| input[row * 4 + column];
+        let sum_outer = _mm256_slli_epi16::<3>(_mm256_add_epi16(at(0), at(3)));
+        let sum_inner = _mm256_slli_epi16::<3>(_mm256_add_epi16(at(1), at(2)));
+        let difference_inner = _mm256_slli_epi16::<3>(_mm256_sub_epi16(at(1), at(2)));
+        let difference_outer = _mm256_slli_epi16::<3>(_mm256_sub_epi16(at(0), at(3)));
+        rows[row * 4] = _mm256_add_epi16(sum_outer, sum_inner);
+        rows[row * 4 + 2] = _mm256_sub_epi16(sum_outer, sum_inner);
+        rows[row * 4 + 1] = rotate(difference_inner, difference_outer, rotate_1, 14500, 12);
+        rows[row * 4 + 3] = rotate(difference_inner, difference_outer, rotate_3, 7500, 12);
+    }
+    let seven = _mm256_set1_epi16(7);
+    let one = _mm256_set1_epi16(1);
+    let mut coefficients = [[0i16; 16]; 16];
+    let mut store = |raster: usize, vector: __m256i| {
+        // SAFETY: each row holds 16 values, 32 bytes; the store is unaligned.
+        unsafe { _mm256_storeu_si256(coefficients[raster].as_mut_ptr().cast(), vector) }
+    };
+    for column in 0..4 {
+        let at = |row: usize| rows[row * 4 + column];
+        let sum_outer = _mm256_add_epi16(at(0), at(3));
+        let sum_inner = _mm256_add_epi16(at(1), at(2));
+        let difference_inner = _mm256_sub_epi16(at(1), at(2));
+        let difference_outer = _mm256_sub_epi16(at(0), at(3));
+        let even = |sum: __m256i| _mm256_srai_epi16::<4>(_mm256_add_epi16(sum, seven));
+        store(column, even(_mm256_add_epi16(sum_outer, sum_inner)));
+        store(8 + column, even(_mm256_sub_epi16(sum_outer, sum_inner)));
+        // Plus one where the outer difference is not zero: the comparison is -1 where it is.
+        let nonzero = _mm256_add_epi16(
+            one,
+            _mm256_cmpeq_epi16(difference_outer, _mm256_setzero_si256()),
+        );
+        let first = rotate(difference_inner, difference_outer, rotate_1, 12000, 16);
+        store(4 + column, _mm256_add_epi16(first, nonzero));
+        store(
+            12 + column,
+            rotate(difference_inner, difference_outer, rotate_3, 51000, 16),
+        );
+    }
+    coefficients
+}
+
 /// Forward Walsh-Hadamard transform of the sixteen luma DC coefficients of a macroblock (raster
 /// order of the 4x4 blocks), the counterpart of VP8's inverse WHT.
 pub fn forward_wht4x4(dc: &[i16; 16]) -> [i16; 16] {
@@ -229,6 +299,23 @@ mod tests {
 
     #[test]
     fn lanes_match_block_at_a_time_forward_dct() {
+        check_forward_dct_lanes(forward_dct_lanes);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_lanes_match_block_at_a_time_forward_dct() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: the AVX2 forward DCT is not tested");
+            return;
+        }
+        // SAFETY: the CPU supports AVX2.
+        check_forward_dct_lanes(|lanes| unsafe { forward_dct_lanes_avx2(lanes) });
+    }
+
+    /// Checks `transform` against [`forward_dct4x4`] on residuals of 8-bit pixels: seeded
+    /// random blocks, and blocks of only +-255 in many patterns.
+    fn check_forward_dct_lanes(transform: impl Fn(&[[i16; 16]; 16]) -> [[i16; 16]; 16]) {
         for seed in 0..2000u64 {
             // Residuals of 8-bit pixels, and every block at the extremes on some seeds.
             let lanes: [[i16; 16]; 16] = if seed % 5 == 0 {
@@ -246,7 +333,7 @@ mod tests {
                     std::array::from_fn(|block| pseudo_random_block(seed * 16 + block as u64, 255));
                 std::array::from_fn(|raster| std::array::from_fn(|block| blocks[block][raster]))
             };
-            let coefficients = forward_dct_lanes(&lanes);
+            let coefficients = transform(&lanes);
             for block in 0..16 {
                 let residual = std::array::from_fn(|raster| lanes[raster][block]);
                 let expected = forward_dct4x4(&residual);
