@@ -859,7 +859,7 @@ impl<'a> FrameEncoder<'a> {
                         (mb_x * 16) as isize,
                         (mb_y * 16) as isize,
                         to_pixels(near.nearest),
-                        4,
+                        OTHER_REFERENCE_SEARCH_STEPS,
                         &mv_cost,
                     ) {
                         if edges.clamp(mv) == mv
@@ -1364,6 +1364,9 @@ impl<'a> FrameEncoder<'a> {
 /// Zero-vector SAD, per unit of the AC step, below which a macroblock takes ZEROMV at once: the
 /// residual would mostly quantise away.
 const ZERO_ENOUGH_SAD_PER_STEP: f64 = 4.0;
+
+/// Most small-diamond steps of the whole-pixel search on the golden and alternate references.
+const OTHER_REFERENCE_SEARCH_STEPS: usize = 2;
 
 /// Most small-diamond steps of a SPLITMV partition's whole-pixel search.
 const SPLIT_SEARCH_STEPS: usize = 4;
