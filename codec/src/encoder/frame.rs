@@ -124,7 +124,7 @@ impl Lambda {
 }
 
 /// One macroblock's decided coding.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct MacroblockCoding {
     info: MacroblockInfo,
     /// Quantised levels in scan order; index [`Y2_BLOCK`] is the Y2 block.
@@ -1165,15 +1165,21 @@ impl<'a> FrameEncoder<'a> {
     }
 
     /// Decides, codes and reconstructs macroblock (`mb_x`, `mb_y`).
-    fn code_macroblock(&mut self, mb_x: usize, mb_y: usize) -> MacroblockCoding {
+    /// The result goes into `coding`, a fresh (default) one the frame keeps: writing it in
+    /// place saves copying a macroblock's levels and coefficients around.
+    fn code_macroblock(&mut self, mb_x: usize, mb_y: usize, coding: &mut MacroblockCoding) {
         let mut source_luma = [0u8; 256];
         let mut source_u = [0u8; 64];
         let mut source_v = [0u8; 64];
         block_of(&self.source.y, mb_x * 16, mb_y * 16, 16, &mut source_luma);
         block_of(&self.source.u, mb_x * 8, mb_y * 8, 8, &mut source_u);
         block_of(&self.source.v, mb_x * 8, mb_y * 8, 8, &mut source_v);
-        let mut levels = [[0i16; 16]; 25];
-        let mut coefficients = MacroblockCoefficients::default();
+        let MacroblockCoding {
+            info: coded_info,
+            levels,
+            coefficients,
+        } = coding;
+
         let mut luma_out = [0u8; 256];
         let mut u_out = [0u8; 64];
         let mut v_out = [0u8; 64];
@@ -1222,8 +1228,8 @@ impl<'a> FrameEncoder<'a> {
                     &self.quantizers,
                     &source_luma,
                     &luma_prediction,
-                    &mut levels,
-                    &mut coefficients,
+                    levels,
+                    coefficients,
                     &mut luma_out,
                 );
             } else {
@@ -1239,8 +1245,8 @@ impl<'a> FrameEncoder<'a> {
                     &self.quantizers,
                     &source_luma,
                     &luma_prediction,
-                    &mut levels,
-                    &mut coefficients,
+                    levels,
+                    coefficients,
                     &mut luma_out,
                 );
             }
@@ -1248,8 +1254,8 @@ impl<'a> FrameEncoder<'a> {
                 &self.quantizers,
                 [&source_u, &source_v],
                 [&chroma_prediction[0], &chroma_prediction[1]],
-                &mut levels,
-                &mut coefficients,
+                levels,
+                coefficients,
                 [&mut u_out, &mut v_out],
             );
             // Keep the residual only when it is worth its bits.
@@ -1266,10 +1272,11 @@ impl<'a> FrameEncoder<'a> {
                 let skipped_error = u64::from(sse(&source_luma, 16, &luma_prediction, 16, 16, 16))
                     + u64::from(sse(&source_u, 8, &chroma_prediction[0], 8, 8, 8))
                     + u64::from(sse(&source_v, 8, &chroma_prediction[1], 8, 8, 8));
-                let token_rate = self.token_cost(mb_x, &levels, has_y2);
+                let token_rate = self.token_cost(mb_x, levels, has_y2);
                 if self.lambda.rd(skipped_error, 0) <= self.lambda.rd(coded_error, token_rate) {
-                    levels = [[0; 16]; 25];
-                    coefficients = MacroblockCoefficients::default();
+                    *levels = [[0; 16]; 25];
+                    coefficients.clear();
+                    coefficients.blocks = [[0; 16]; 25];
                     luma_out = luma_prediction;
                     u_out = chroma_prediction[0];
                     v_out = chroma_prediction[1];
@@ -1285,8 +1292,8 @@ impl<'a> FrameEncoder<'a> {
                 mb_x,
                 mb_y,
                 &source_luma,
-                &mut levels,
-                &mut coefficients,
+                levels,
+                coefficients,
                 &mut luma_out,
                 extra_rate,
             );
@@ -1297,8 +1304,8 @@ impl<'a> FrameEncoder<'a> {
                 mb_x,
                 mb_y,
                 [&source_u, &source_v],
-                &mut levels,
-                &mut coefficients,
+                levels,
+                coefficients,
                 [&mut u_out, &mut v_out],
             );
         }
@@ -1343,7 +1350,7 @@ impl<'a> FrameEncoder<'a> {
                 write_macroblock_tokens(
                     &mut BitCounter::default(),
                     &self.base_probabilities.coefficients,
-                    &levels,
+                    levels,
                     has_y2,
                     &mut written_above,
                     &mut written_left,
@@ -1353,11 +1360,7 @@ impl<'a> FrameEncoder<'a> {
         }
         self.above_contexts[mb_x] = above;
         self.left_context = left;
-        MacroblockCoding {
-            info,
-            levels,
-            coefficients,
-        }
+        *coded_info = info;
     }
 }
 
@@ -1632,9 +1635,10 @@ pub fn encode_frame(
     for mb_y in 0..rows {
         encoder.left_context = [0; 9];
         for mb_x in 0..columns {
-            let coding = encoder.code_macroblock(mb_x, mb_y);
+            codings.push(MacroblockCoding::default());
+            let coding = codings.last_mut().expect("just pushed");
+            encoder.code_macroblock(mb_x, mb_y, coding);
             encoder.infos[mb_y * columns + mb_x] = coding.info;
-            codings.push(coding);
         }
     }
 

@@ -396,15 +396,14 @@ fn half_pixel_tap(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8) -> u8 {
     (positive.saturating_sub(negative) >> 7).min(255) as u8
 }
 
-/// Filters `source` along rows into `out` (same geometry): `out[i]` lies halfway between
-/// `source[i]` and `source[i + 1]`. The two first and three last columns, which lack taps,
-/// copy the source.
+/// Filters `source` along rows: output pixel `i` of a row lies halfway between `source[i]`
+/// and `source[i + 1]`. The two first and three last columns, which lack taps, copy the source.
+/// Rows are built in a small buffer and appended, so the large output is never zero-filled.
 #[inline(always)]
-fn filter_rows(source: &[u8], out: &mut [u8], stride: usize) {
-    for (input, output) in source
-        .chunks_exact(stride)
-        .zip(out.chunks_exact_mut(stride))
-    {
+fn filter_rows(source: &[u8], stride: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(source.len());
+    let mut output = vec![0u8; stride];
+    for input in source.chunks_exact(stride) {
         output[..2].copy_from_slice(&input[..2]);
         output[stride - 3..].copy_from_slice(&input[stride - 3..]);
         let count = stride - 5;
@@ -426,20 +425,23 @@ fn filter_rows(source: &[u8], out: &mut [u8], stride: usize) {
                 taps[5][index],
             );
         }
+        out.extend_from_slice(&output);
     }
+    out
 }
 
-/// Filters `source` down columns into `out`: row `r` lies halfway between rows `r` and
-/// `r + 1`. The two first and three last rows copy the source.
+/// Filters `source` down columns: output row `r` lies halfway between rows `r` and `r + 1`.
+/// The two first and three last rows copy the source.
 #[inline(always)]
-fn filter_columns(source: &[u8], out: &mut [u8], stride: usize) {
+fn filter_columns(source: &[u8], stride: usize) -> Vec<u8> {
     let rows = source.len() / stride;
-    out[..2 * stride].copy_from_slice(&source[..2 * stride]);
-    out[(rows - 3) * stride..].copy_from_slice(&source[(rows - 3) * stride..]);
+    let mut out = Vec::with_capacity(source.len());
+    out.extend_from_slice(&source[..2 * stride]);
+    let mut output = vec![0u8; stride];
     for row in 2..rows - 3 {
         let line = |offset: usize| &source[(row + offset - 2) * stride..][..stride];
         let taps = [line(0), line(1), line(2), line(3), line(4), line(5)];
-        for (index, value) in out[row * stride..][..stride].iter_mut().enumerate() {
+        for (index, value) in output.iter_mut().enumerate() {
             *value = half_pixel_tap(
                 taps[0][index],
                 taps[1][index],
@@ -449,19 +451,19 @@ fn filter_columns(source: &[u8], out: &mut [u8], stride: usize) {
                 taps[5][index],
             );
         }
+        out.extend_from_slice(&output);
     }
+    out.extend_from_slice(&source[(rows - 3) * stride..]);
+    out
 }
 
 /// The three half-pixel phases of a padded plane: horizontal, vertical, both.
 #[inline(always)]
 fn half_pixel_phases(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
-    let mut horizontal = vec![0u8; whole.len()];
-    let mut vertical = vec![0u8; whole.len()];
-    let mut both = vec![0u8; whole.len()];
-    filter_rows(whole, &mut horizontal, stride);
-    filter_columns(whole, &mut vertical, stride);
+    let horizontal = filter_rows(whole, stride);
+    let vertical = filter_columns(whole, stride);
     // VP8 filters rows first, then columns of the filtered rows.
-    filter_columns(&horizontal, &mut both, stride);
+    let both = filter_columns(&horizontal, stride);
     [horizontal, vertical, both]
 }
 
