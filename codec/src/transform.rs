@@ -187,13 +187,143 @@ pub fn add_inverse_dct(coefficients: &[i16; 16], buffer: &mut [u8], offset: usiz
         add_dc(coefficients[0], buffer, offset, stride);
         return;
     }
-    let residual = inverse_dct(coefficients);
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2_enabled() && sse2::add_inverse_dct(coefficients, buffer, offset, stride) {
+        return;
+    }
+    add_residual(&inverse_dct(coefficients), buffer, offset, stride);
+}
+
+/// Adds a 4x4 residual (raster order) to the block at `offset` of `buffer`, clamping to
+/// 0..=255.
+#[inline(always)]
+fn add_residual(residual: &[i16; 16], buffer: &mut [u8], offset: usize, stride: usize) {
     for row in 0..4 {
         let start = offset + row * stride;
         let pixels = &mut buffer[start..start + 4];
         for (pixel, &delta) in pixels.iter_mut().zip(&residual[4 * row..4 * row + 4]) {
             *pixel = (i32::from(*pixel) + i32::from(delta)).clamp(0, 255) as u8;
         }
+    }
+}
+
+/// [`add_inverse_dct`] of one block with SSE2 (part of the x86_64 baseline) for the CPUs that
+/// take the vector paths: two rows per register, the rotations as 16-bit high multiplies as in
+/// [`inverse_dct_lanes_avx2`], and two 4x4 transposes.
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use super::{COS_PI8_SQRT2_MINUS1, SIN_PI8_SQRT2};
+    use std::arch::x86_64::*;
+
+    /// One pass of the inverse DCT on four vectors of four: `low` holds `[i0 | i1]`, `high`
+    /// `[i2 | i3]`. Returns `[a1 + d1 | b1 + c1]` and `[a1 - d1 | b1 - c1]`, the outputs
+    /// `[o0 | o1]` and `[o3 | o2]`, in wrapping 16-bit arithmetic.
+    #[inline(always)]
+    fn butterfly(low: __m128i, high: __m128i) -> (__m128i, __m128i) {
+        // SAFETY: SSE2 is part of the x86_64 baseline.
+        unsafe {
+            let swap = |x: __m128i| _mm_shuffle_epi32::<0b0100_1110>(x);
+            // (x * 35468) >> 16 == ((x * (35468 - 65536)) >> 16) + x.
+            let times_sin = |x: __m128i| {
+                _mm_add_epi16(
+                    _mm_mulhi_epi16(x, _mm_set1_epi16((SIN_PI8_SQRT2 - 65536) as i16)),
+                    x,
+                )
+            };
+            let times_cos = |x: __m128i| {
+                _mm_add_epi16(
+                    _mm_mulhi_epi16(x, _mm_set1_epi16(COS_PI8_SQRT2_MINUS1 as i16)),
+                    x,
+                )
+            };
+            let even = _mm_unpacklo_epi64(low, high); // [i0 | i2]
+            let odd = _mm_unpackhi_epi64(low, high); // [i1 | i3]
+            let sum = _mm_add_epi16(even, swap(even)); // [a1 | a1]
+            let difference = _mm_sub_epi16(even, swap(even)); // [b1 | -b1]
+            let a1_b1 = _mm_unpacklo_epi64(sum, difference);
+            let (sin, cos) = (times_sin(odd), times_cos(odd));
+            let c1 = _mm_sub_epi16(sin, swap(cos)); // low half: sin(i1) - cos(i3)
+            let d1 = _mm_add_epi16(cos, swap(sin)); // low half: cos(i1) + sin(i3)
+            let d1_c1 = _mm_unpacklo_epi64(d1, c1);
+            (_mm_add_epi16(a1_b1, d1_c1), _mm_sub_epi16(a1_b1, d1_c1))
+        }
+    }
+
+    /// Transposes a 4x4 of 16-bit values held as `[v0 | v1]` and `[v3 | v2]` into `[w0 | w1]`
+    /// and `[w2 | w3]`.
+    #[inline(always)]
+    fn transpose(low: __m128i, high_swapped: __m128i) -> (__m128i, __m128i) {
+        // SAFETY: SSE2 is part of the x86_64 baseline.
+        unsafe {
+            let pairs01 = _mm_unpacklo_epi16(low, _mm_srli_si128::<8>(low));
+            let pairs23 = _mm_unpacklo_epi16(_mm_srli_si128::<8>(high_swapped), high_swapped);
+            (
+                _mm_unpacklo_epi32(pairs01, pairs23),
+                _mm_unpackhi_epi32(pairs01, pairs23),
+            )
+        }
+    }
+
+    /// Adds the inverse DCT of `coefficients` to the block, as [`super::add_inverse_dct`]
+    /// does, and returns true; or changes nothing and returns false when the first pass leaves
+    /// a value beyond +-8191, where the second pass's sums need more than 16 bits.
+    #[inline(always)]
+    pub(super) fn add_inverse_dct(
+        coefficients: &[i16; 16],
+        buffer: &mut [u8],
+        offset: usize,
+        stride: usize,
+    ) -> bool {
+        if stride < 4 {
+            // Overlapping rows: left to the scalar code.
+            return false;
+        }
+        let rows: [&mut [u8]; 4] = {
+            let block = &mut buffer[offset..offset + 3 * stride + 4];
+            let (row0, rest) = block.split_at_mut(stride);
+            let (row1, rest) = rest.split_at_mut(stride);
+            let (row2, row3) = rest.split_at_mut(stride);
+            [row0, row1, row2, row3]
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline; the loads read the 32 bytes of
+        // `coefficients`, unaligned.
+        unsafe {
+            let rows01 = _mm_loadu_si128(coefficients.as_ptr().cast());
+            let rows23 = _mm_loadu_si128(coefficients[8..].as_ptr().cast());
+            // Columns first, as the decoder does.
+            let (temp01, temp32) = butterfly(rows01, rows23);
+            let limit = _mm_set1_epi16(8191);
+            let beyond = |x: __m128i| {
+                _mm_or_si128(
+                    _mm_cmpgt_epi16(x, limit),
+                    _mm_cmplt_epi16(x, _mm_sub_epi16(_mm_setzero_si128(), limit)),
+                )
+            };
+            if _mm_movemask_epi8(_mm_or_si128(beyond(temp01), beyond(temp32))) != 0 {
+                return false;
+            }
+            let (columns01, columns23) = transpose(temp01, temp32);
+            let (out01, out32) = butterfly(columns01, columns23);
+            let four = _mm_set1_epi16(4);
+            let round = |x: __m128i| _mm_srai_epi16::<3>(_mm_add_epi16(x, four));
+            let (residual01, residual23) = transpose(round(out01), round(out32));
+            for (row, pixels) in rows.into_iter().enumerate() {
+                let residual = match row {
+                    0 => residual01,
+                    1 => _mm_srli_si128::<8>(residual01),
+                    2 => residual23,
+                    _ => _mm_srli_si128::<8>(residual23),
+                };
+                let pixels = &mut pixels[..4];
+                let bytes = i32::from_le_bytes(pixels.try_into().expect("four pixels"));
+                let widened = _mm_unpacklo_epi8(_mm_cvtsi32_si128(bytes), _mm_setzero_si128());
+                // A pixel is 0..=255, so the saturating sum stays exact up to the clamp to
+                // 0..=255 that the packing does.
+                let sum = _mm_packus_epi16(_mm_adds_epi16(widened, residual), widened);
+                pixels.copy_from_slice(&_mm_cvtsi128_si32(sum).to_le_bytes());
+            }
+        }
+        true
     }
 }
 
@@ -324,6 +454,71 @@ mod tests {
                 // SAFETY: the CPU supports AVX2.
                 let residuals = unsafe { inverse_dct_lanes_avx2(&lanes) };
                 assert_eq!(residuals, inverse_dct_lanes(&lanes), "{chunk:?}");
+            }
+        }
+    }
+
+    /// Random pixels and coefficients (small, large and extreme, DC-only or not) through
+    /// [`add_inverse_dct`], which takes the vector path unless the portable code is forced,
+    /// against the scalar inverse DCT plus clamped addition.
+    #[test]
+    fn add_inverse_dct_matches_scalar_reconstruction() {
+        let mut state = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..200_000u32 {
+            let stride = [4, 8, 16, 19][case as usize % 4];
+            let mut pixels: Vec<u8> = (0..stride * 4 + 3).map(|_| next() as u8).collect();
+            let offset = (next() % 4) as usize;
+            let shift = [0, 4, 6, 8, 10, 12][(case / 4) as usize % 6];
+            let mut coefficients: [i16; 16] = std::array::from_fn(|_| (next() as i16) >> shift);
+            if case % 7 == 0 {
+                coefficients[1..].fill(0);
+            } else if case % 5 == 0 {
+                for value in &mut coefficients {
+                    if next() % 3 == 0 {
+                        *value = 0;
+                    }
+                }
+            }
+            let mut expected = pixels.clone();
+            add_residual(&inverse_dct(&coefficients), &mut expected, offset, stride);
+            add_inverse_dct(&coefficients, &mut pixels, offset, stride);
+            assert_eq!(pixels, expected, "{coefficients:?} stride {stride}");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sse2_inverse_dct_is_exact_whenever_it_takes_the_16_bit_path() {
+        // A first row alone passes the first pass unchanged, so these first rows reach the
+        // second pass's sums at the 16-bit limit (up to +-8191: the 16-bit path must run) and
+        // past it (beyond: it may run only where it is still exact).
+        let within = [0i16, 8191, -8191, 4096, -4096, 1, -1];
+        let beyond = [8192i16, -8192, 10000, -10000, 12000, -12000, 16383, -16383];
+        for (values, must_run) in [(&within[..], true), (&beyond[..], false)] {
+            let count = values.len();
+            for index in 0..count.pow(4) {
+                let coefficients: [i16; 16] = std::array::from_fn(|position| {
+                    if position < 4 {
+                        values[index / count.pow(position as u32) % count]
+                    } else {
+                        0
+                    }
+                });
+                let mut pixels: [u8; 16] = std::array::from_fn(|i| (i * 17) as u8);
+                let mut expected = pixels;
+                add_residual(&inverse_dct(&coefficients), &mut expected, 0, 4);
+                if sse2::add_inverse_dct(&coefficients, &mut pixels, 0, 4) {
+                    assert_eq!(pixels, expected, "{coefficients:?}");
+                } else {
+                    assert!(!must_run, "{coefficients:?} left the 16-bit path");
+                    assert_eq!(pixels, std::array::from_fn(|i| (i * 17) as u8));
+                }
             }
         }
     }
