@@ -132,33 +132,20 @@ struct MacroblockCoding {
     coefficients: MacroblockCoefficients,
 }
 
-/// Copies `plane` into a `width` x `height` plane, repeating its last column and row.
-fn extend_plane(plane: &Plane, width: usize, height: usize) -> Plane {
-    let mut out = Plane::filled(width, height, 0);
-    for y in 0..height {
-        let source = plane.row(y.min(plane.height - 1));
-        let row = out.row_mut(y);
-        row[..plane.width].copy_from_slice(source);
-        let last = source[plane.width - 1];
-        row[plane.width..].fill(last);
-    }
-    out
-}
-
-/// The source picture extended to whole macroblocks.
-fn aligned_source(picture: &Picture, columns: usize, rows: usize) -> Picture {
-    Picture {
-        y: extend_plane(&picture.y, columns * 16, rows * 16),
-        u: extend_plane(&picture.u, columns * 8, rows * 8),
-        v: extend_plane(&picture.v, columns * 8, rows * 8),
-    }
-}
-
-/// Copies a `size` x `size` block at (`x`, `y`) of `plane` into a packed array.
+/// Copies a `size` x `size` block at (`x`, `y`) of `plane` into a packed array. Pixels past
+/// the plane's right or bottom edge repeat its last column or row: the macroblocks that cover
+/// a partial edge code the picture extended that way.
 fn block_of(plane: &Plane, x: usize, y: usize, size: usize, out: &mut [u8]) {
     for row in 0..size {
-        let start = (y + row) * plane.stride + x;
-        out[row * size..row * size + size].copy_from_slice(&plane.data[start..start + size]);
+        let line = plane.row((y + row).min(plane.height - 1));
+        let out_row = &mut out[row * size..row * size + size];
+        if x + size <= plane.width {
+            out_row.copy_from_slice(&line[x..x + size]);
+        } else {
+            for (column, value) in out_row.iter_mut().enumerate() {
+                *value = line[(x + column).min(plane.width - 1)];
+            }
+        }
     }
 }
 
@@ -225,13 +212,14 @@ const WHOLE_BLOCK_MODES: [MacroblockMode; 4] = [
 
 /// Encodes frames; holds what stays fixed during one frame.
 struct FrameEncoder<'a> {
+    /// The picture being coded (display size).
+    source: &'a Picture,
     header: FrameHeader,
     base_probabilities: EntropyProbabilities,
     base_loop_filter_deltas: LoopFilterDeltas,
     settings: &'a FrameSettings,
     columns: usize,
     rows: usize,
-    source: Picture,
     recon: Picture,
     references: Option<References>,
     /// The references macroblocks may predict from, LAST first.
@@ -254,7 +242,7 @@ struct FrameEncoder<'a> {
 }
 
 impl<'a> FrameEncoder<'a> {
-    fn new(state: &DecoderState, picture: &Picture, settings: &'a FrameSettings) -> Self {
+    fn new(state: &DecoderState, picture: &'a Picture, settings: &'a FrameSettings) -> Self {
         let width = picture.width();
         let height = picture.height();
         let columns = width.div_ceil(16);
@@ -371,7 +359,7 @@ impl<'a> FrameEncoder<'a> {
             settings,
             columns,
             rows,
-            source: aligned_source(picture, columns, rows),
+            source: picture,
             recon: Picture {
                 y: Plane::filled(columns * 16, rows * 16, 0),
                 u: Plane::filled(columns * 8, rows * 8, 0),
@@ -1613,15 +1601,6 @@ fn choose_mv_probabilities(
     chosen
 }
 
-/// Squared error between the luma of two pictures of equal size.
-fn luma_sse(a: &Plane, b: &Plane, width: usize, height: usize) -> u64 {
-    let mut total = 0u64;
-    for y in 0..height {
-        total += u64::from(sse(a.row(y), a.width, b.row(y), b.width, width, 1));
-    }
-    total
-}
-
 /// Encodes one frame from `state`.
 pub fn encode_frame(
     state: &DecoderState,
@@ -1810,7 +1789,9 @@ fn choose_filter_level(
         u: band(&encoder.recon.u, 8),
         v: band(&encoder.recon.v, 8),
     };
-    let band_source = band(&encoder.source.y, 16);
+    // The visible rows of the band: the last macroblock row may hang below the picture.
+    let source = &encoder.source.y;
+    let visible_rows = (band_rows * 16).min(source.height.saturating_sub(first_row * 16));
     let band_infos = &infos[first_row * columns..(first_row + band_rows) * columns];
     let band_inner = &inner_edges[first_row * columns..(first_row + band_rows) * columns];
     let mut trial_header = header.clone();
@@ -1821,7 +1802,20 @@ fn choose_filter_level(
         trial_header.filter_level = level;
         let mut frame = band_recon.clone();
         crate::loop_filter::filter_frame(&mut frame, &trial_header, band_infos, band_inner);
-        let error = luma_sse(&frame.y, &band_source, columns * 16, band_rows * 16);
+        let error: u64 = (0..visible_rows)
+            .map(|row| {
+                let reconstructed = &frame.y.row(row)[..source.width];
+                let original = source.row(first_row * 16 + row);
+                u64::from(sse(
+                    reconstructed,
+                    source.width,
+                    original,
+                    source.width,
+                    source.width,
+                    1,
+                ))
+            })
+            .sum();
         if error < best.0 {
             best = (error, level);
         }
