@@ -795,6 +795,149 @@ fn code_token_value<S: TokenSink>(sink: &mut S, band: usize, context: usize, mag
     }
 }
 
+/// Largest level magnitude the token alphabet carries (DCT_CAT6 with 11 extra bits).
+pub const MAX_LEVEL_MAGNITUDE: usize = 2048 + 66;
+
+/// Token classes: the distinct paths through the token tree after the end-of-block decision
+/// (ZERO, ONE, TWO, THREE, FOUR and the six categories).
+const TOKEN_CLASSES: usize = 11;
+
+/// Records the tree decisions and sums the fixed-probability bits of one token.
+#[derive(Default)]
+struct TokenPath {
+    nodes: Vec<(usize, bool)>,
+    fixed_cost: u32,
+}
+
+impl TokenSink for TokenPath {
+    fn node(&mut self, _band: usize, _context: usize, node: usize, bit: bool) {
+        self.nodes.push((node, bit));
+    }
+
+    fn fixed(&mut self, bit: bool, probability: u8) {
+        self.fixed_cost += bool_cost(bit, probability);
+    }
+}
+
+/// What every level magnitude costs apart from the frame's probabilities: its token class
+/// and the cost of its extra bits and sign. The same for every frame, so made once.
+struct LevelClasses {
+    /// Token class of each magnitude 0..=[`MAX_LEVEL_MAGNITUDE`].
+    class: Vec<u8>,
+    /// Extra bits plus sign, 1/256 bit, of each magnitude.
+    fixed_cost: Vec<u32>,
+    /// The tree decisions of each class.
+    paths: Vec<Vec<(usize, bool)>>,
+}
+
+fn level_classes() -> &'static LevelClasses {
+    static CLASSES: std::sync::OnceLock<LevelClasses> = std::sync::OnceLock::new();
+    CLASSES.get_or_init(|| {
+        let mut classes = LevelClasses {
+            class: Vec::with_capacity(MAX_LEVEL_MAGNITUDE + 1),
+            fixed_cost: Vec::with_capacity(MAX_LEVEL_MAGNITUDE + 1),
+            paths: Vec::new(),
+        };
+        for magnitude in 0..=MAX_LEVEL_MAGNITUDE as i32 {
+            let mut path = TokenPath::default();
+            code_token_value(&mut path, 0, 0, magnitude);
+            let sign = if magnitude != 0 {
+                bool_cost(false, 128)
+            } else {
+                0
+            };
+            let class = match classes.paths.iter().position(|known| *known == path.nodes) {
+                Some(class) => class,
+                None => {
+                    classes.paths.push(path.nodes);
+                    classes.paths.len() - 1
+                }
+            };
+            classes.class.push(class as u8);
+            classes.fixed_cost.push(path.fixed_cost + sign);
+        }
+        debug_assert_eq!(classes.paths.len(), TOKEN_CLASSES);
+        classes
+    })
+}
+
+/// The cost of every token under one frame's coefficient probabilities, so that pricing a
+/// block is a table lookup per coefficient instead of a walk down the token tree.
+#[derive(Debug, Clone)]
+pub struct TokenCostTable {
+    /// By block type, band and context: the end-of-block decision's costs, [ends, continues].
+    end_of_block: [[[[u32; 2]; 3]; 8]; 4],
+    /// By block type, band and context: each token class's tree decisions after the
+    /// end-of-block one.
+    classes: [[[[u32; TOKEN_CLASSES]; 3]; 8]; 4],
+}
+
+impl TokenCostTable {
+    /// Prices every token with `probabilities`.
+    pub fn new(probabilities: &CoefficientProbabilities) -> Self {
+        let level_classes = level_classes();
+        let mut table = TokenCostTable {
+            end_of_block: [[[[0; 2]; 3]; 8]; 4],
+            classes: [[[[0; TOKEN_CLASSES]; 3]; 8]; 4],
+        };
+        for block_type in 0..4 {
+            for band in 0..8 {
+                for context in 0..3 {
+                    let node_probabilities = &probabilities[block_type][band][context];
+                    table.end_of_block[block_type][band][context] = [
+                        bool_cost(false, node_probabilities[0]),
+                        bool_cost(true, node_probabilities[0]),
+                    ];
+                    for (class, path) in level_classes.paths.iter().enumerate() {
+                        table.classes[block_type][band][context][class] = path
+                            .iter()
+                            .map(|&(node, bit)| bool_cost(bit, node_probabilities[node]))
+                            .sum();
+                    }
+                }
+            }
+        }
+        table
+    }
+
+    /// Cost in 1/256 bit of one block's tokens, exactly what [`write_block_tokens`] would
+    /// spend with the same probabilities, and whether the block codes any coefficient.
+    pub fn block_cost(
+        &self,
+        block_type: usize,
+        levels: &[i16; 16],
+        first: usize,
+        context: usize,
+    ) -> (u32, bool) {
+        let level_classes = level_classes();
+        let end_of_block = &self.end_of_block[block_type];
+        let classes = &self.classes[block_type];
+        let end = levels
+            .iter()
+            .rposition(|&level| level != 0)
+            .map_or(first, |last| (last + 1).max(first));
+        let mut cost = 0u32;
+        let mut context = context;
+        let mut after_zero = false;
+        for (position, &level) in levels.iter().enumerate().take(end).skip(first) {
+            let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[position]);
+            let magnitude = usize::from(level.unsigned_abs()).min(MAX_LEVEL_MAGNITUDE);
+            if !after_zero {
+                cost += end_of_block[band][context][1];
+            }
+            cost += classes[band][context][usize::from(level_classes.class[magnitude])]
+                + level_classes.fixed_cost[magnitude];
+            after_zero = magnitude == 0;
+            context = magnitude.min(2);
+        }
+        if end < 16 {
+            let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[end]);
+            cost += end_of_block[band][context][0];
+        }
+        (cost, end > first)
+    }
+}
+
 /// Collects the new motion vectors a frame codes; writes nothing.
 #[derive(Debug, Default, Clone)]
 pub struct NewMvCollector {
@@ -884,6 +1027,66 @@ mod tests {
                     counter.cost(),
                     "value {value}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn token_cost_table_matches_the_writer() {
+        use crate::tables::DEFAULT_COEFFICIENT_PROBABILITIES;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut probabilities = DEFAULT_COEFFICIENT_PROBABILITIES;
+        for round in 0..3 {
+            if round > 0 {
+                for value in probabilities
+                    .as_flattened_mut()
+                    .as_flattened_mut()
+                    .as_flattened_mut()
+                {
+                    *value = (next() % 255 + 1) as u8;
+                }
+            }
+            let table = TokenCostTable::new(&probabilities);
+            for _ in 0..2000 {
+                let mut levels = [0i16; 16];
+                let count = (next() % 17) as usize;
+                for level in levels.iter_mut().take(count) {
+                    let magnitude = match next() % 8 {
+                        0..=3 => (next() % 3) as i16,
+                        4..=5 => (next() % 12) as i16,
+                        6 => (next() % 80) as i16,
+                        _ => (next() % 2115) as i16,
+                    };
+                    *level = if next() % 2 == 0 {
+                        magnitude
+                    } else {
+                        -magnitude
+                    };
+                }
+                for block_type in 0..4 {
+                    for first in [0, 1] {
+                        for context in 0..3 {
+                            let mut counter = BitCounter::default();
+                            let coded = write_block_tokens(
+                                &mut counter,
+                                &probabilities,
+                                block_type,
+                                &levels,
+                                first,
+                                context,
+                            );
+                            let (cost, table_coded) =
+                                table.block_cost(block_type, &levels, first, context);
+                            assert_eq!((u64::from(cost), table_coded), (counter.cost(), coded));
+                        }
+                    }
+                }
             }
         }
     }

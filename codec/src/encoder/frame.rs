@@ -13,7 +13,8 @@ use super::bitstream::{
     assemble_frame, code_block_tokens, count_mv_decisions, frame_tag, mv_component_costs,
     mv_difference_fits, split_mv_neighbours, subblock_mv_context, subblock_mv_reference,
     write_block_tokens, write_frame_header, write_inter_frame_modes, write_key_frame_modes,
-    NewMvCollector, SubblockMvReference, TokenCounter, TokenCounts, MAX_MV_DIFFERENCE,
+    NewMvCollector, SubblockMvReference, TokenCostTable, TokenCounter, TokenCounts,
+    MAX_MV_DIFFERENCE,
 };
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
 use super::motion::{full_pixel_search, sad, sse, PaddedPlane, SearchPlanes};
@@ -235,6 +236,8 @@ struct FrameEncoder<'a> {
     /// Cost of each sub-block mode: by above and left context on key frames, else row 0.
     subblock_mode_costs: Box<[[[u32; 10]; 10]; 10]>,
     chroma_mode_costs: [u32; 4],
+    /// Token costs under the frame's starting probabilities.
+    token_costs: TokenCostTable,
     infos: Vec<MacroblockInfo>,
     /// Token contexts along the bottom edge of the macroblock row above, per column.
     above_contexts: Vec<TokenContext>,
@@ -353,6 +356,7 @@ impl<'a> FrameEncoder<'a> {
             subblock_mode_costs,
             luma_mode_costs: luma_mode_costs(key_frame, &base_probabilities),
             chroma_mode_costs: chroma_mode_costs(key_frame, &base_probabilities),
+            token_costs: TokenCostTable::new(&base_probabilities.coefficients),
             header,
             base_probabilities,
             base_loop_filter_deltas,
@@ -379,18 +383,23 @@ impl<'a> FrameEncoder<'a> {
     /// Cost in 1/256 bit of a macroblock's tokens with the frame's starting probabilities and
     /// the current contexts.
     fn token_cost(&self, mb_x: usize, levels: &[[i16; 16]; 25], has_y2: bool) -> u64 {
-        let mut counter = BitCounter::default();
+        let mut cost = 0u64;
         let mut above = self.above_contexts[mb_x];
         let mut left = self.left_context;
-        write_macroblock_tokens(
-            &mut counter,
-            &self.base_probabilities.coefficients,
+        visit_macroblock_tokens(
             levels,
             has_y2,
             &mut above,
             &mut left,
+            |block_type, block_levels, first, context| {
+                let (block_cost, coded) =
+                    self.token_costs
+                        .block_cost(block_type, block_levels, first, context);
+                cost += u64::from(block_cost);
+                coded
+            },
         );
-        counter.cost()
+        cost
     }
 
     /// Decides and codes the luma of an intra macroblock. Returns (mode, sub-block modes, rd
