@@ -136,12 +136,14 @@ struct MacroblockCoding {
 /// Copies a `size` x `size` block at (`x`, `y`) of `plane` into a packed array. Pixels past
 /// the plane's right or bottom edge repeat its last column or row: the macroblocks that cover
 /// a partial edge code the picture extended that way.
-fn block_of(plane: &Plane, x: usize, y: usize, size: usize, out: &mut [u8]) {
-    for row in 0..size {
+fn block_of<const SIZE: usize>(plane: &Plane, x: usize, y: usize, out: &mut [u8]) {
+    for row in 0..SIZE {
         let line = plane.row((y + row).min(plane.height - 1));
-        let out_row = &mut out[row * size..row * size + size];
-        if x + size <= plane.width {
-            out_row.copy_from_slice(&line[x..x + size]);
+        let out_row: &mut [u8; SIZE] = (&mut out[row * SIZE..row * SIZE + SIZE])
+            .try_into()
+            .expect("SIZE pixels");
+        if x + SIZE <= plane.width {
+            *out_row = line[x..x + SIZE].try_into().expect("SIZE pixels");
         } else {
             for (column, value) in out_row.iter_mut().enumerate() {
                 *value = line[(x + column).min(plane.width - 1)];
@@ -1168,9 +1170,9 @@ impl<'a> FrameEncoder<'a> {
         let mut source_luma = [0u8; 256];
         let mut source_u = [0u8; 64];
         let mut source_v = [0u8; 64];
-        block_of(&self.source.y, mb_x * 16, mb_y * 16, 16, &mut source_luma);
-        block_of(&self.source.u, mb_x * 8, mb_y * 8, 8, &mut source_u);
-        block_of(&self.source.v, mb_x * 8, mb_y * 8, 8, &mut source_v);
+        block_of::<16>(&self.source.y, mb_x * 16, mb_y * 16, &mut source_luma);
+        block_of::<8>(&self.source.u, mb_x * 8, mb_y * 8, &mut source_u);
+        block_of::<8>(&self.source.v, mb_x * 8, mb_y * 8, &mut source_v);
         let MacroblockCoding {
             info: coded_info,
             levels,
@@ -1331,9 +1333,9 @@ impl<'a> FrameEncoder<'a> {
         }
 
         // Store the reconstruction and advance token contexts.
-        store_block(&mut self.recon.y, mb_x * 16, mb_y * 16, 16, &luma_out);
-        store_block(&mut self.recon.u, mb_x * 8, mb_y * 8, 8, &u_out);
-        store_block(&mut self.recon.v, mb_x * 8, mb_y * 8, 8, &v_out);
+        store_block::<16>(&mut self.recon.y, mb_x * 16, mb_y * 16, &luma_out);
+        store_block::<8>(&mut self.recon.u, mb_x * 8, mb_y * 8, &u_out);
+        store_block::<8>(&mut self.recon.v, mb_x * 8, mb_y * 8, &v_out);
         let mut above = self.above_contexts[mb_x];
         let mut left = self.left_context;
         if info.skip_coefficients {
@@ -1423,10 +1425,15 @@ fn local_whole_pixel_search(
 }
 
 /// Writes a packed block into a plane.
-fn store_block(plane: &mut Plane, x: usize, y: usize, size: usize, block: &[u8]) {
-    for row in 0..size {
+fn store_block<const SIZE: usize>(plane: &mut Plane, x: usize, y: usize, block: &[u8]) {
+    for row in 0..SIZE {
         let start = (y + row) * plane.stride + x;
-        plane.data[start..start + size].copy_from_slice(&block[row * size..row * size + size]);
+        let destination: &mut [u8; SIZE] = (&mut plane.data[start..start + SIZE])
+            .try_into()
+            .expect("SIZE pixels");
+        *destination = block[row * SIZE..row * SIZE + SIZE]
+            .try_into()
+            .expect("SIZE pixels");
     }
 }
 
