@@ -147,6 +147,12 @@ fn predict_sized<const N: usize, const VECTOR: bool>(
     };
 
     if fraction_x == 0 && fraction_y == 0 {
+        #[cfg(target_arch = "x86_64")]
+        if VECTOR {
+            // SAFETY: `VECTOR` is only set in code compiled for AVX2, run on CPUs with AVX2.
+            unsafe { sixtap_vector::copy::<N>(source, stride, origin, out, out_stride) };
+            return;
+        }
         for row in 0..N {
             let start = origin + row * stride;
             out[row * out_stride..row * out_stride + N].copy_from_slice(&source[start..start + N]);
@@ -579,6 +585,41 @@ mod sixtap_vector {
                     out_stride,
                 ),
             },
+        }
+    }
+
+    /// Copies the `N` x `N` block at `source[origin]` (rows `stride` apart) to `out` (rows
+    /// `out_stride` apart): the prediction of a whole-pixel mv.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn copy<const N: usize>(
+        source: &[u8],
+        stride: usize,
+        origin: usize,
+        out: &mut [u8],
+        out_stride: usize,
+    ) {
+        assert!(
+            out.len() >= (N - 1) * out_stride + N,
+            "prediction output too short"
+        );
+        assert!(
+            origin + (N - 1) * stride + N <= source.len(),
+            "prediction source ends after its plane"
+        );
+        let block = source.as_ptr().add(origin);
+        let out = out.as_mut_ptr();
+        for row in 0..N {
+            let (from, to) = (block.add(row * stride), out.add(row * out_stride));
+            match N {
+                16 => _mm_storeu_si128(to.cast(), _mm_loadu_si128(from.cast())),
+                8 => _mm_storel_epi64(to.cast(), _mm_loadl_epi64(from.cast())),
+                _ => to
+                    .cast::<u32>()
+                    .write_unaligned(from.cast::<u32>().read_unaligned()),
+            }
         }
     }
 
