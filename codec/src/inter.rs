@@ -32,6 +32,9 @@ const MARGIN_BEFORE: usize = 2;
 const MARGIN_AFTER: usize = 3;
 /// Largest block: 16 pixels plus the margins.
 const MAX_SOURCE: usize = 16 + MARGIN_BEFORE + MARGIN_AFTER;
+/// Row distance of the buffer holding a region fetched with edge extension: wider than
+/// [`MAX_SOURCE`] so that the vector kernels' whole-register loads stay inside its rows.
+const FETCH_STRIDE: usize = 24;
 
 /// Predicts the `width` x `height` block at (`x`, `y`) of `reference` displaced by `mv`
 /// (eighth-pixel units, fractions `mv & 7`) into `out` (rows `out_stride` apart). Blocks are
@@ -51,15 +54,14 @@ pub fn predict_block(
     assert_eq!(width, height, "prediction blocks are square");
     #[cfg(target_arch = "x86_64")]
     if crate::simd::avx2_enabled() {
-        // SAFETY: `avx2_enabled` is only true on CPUs with AVX2; the callee is the same safe
-        // code as the portable path, compiled with AVX2 enabled.
+        // SAFETY: `avx2_enabled` is only true on CPUs with AVX2.
         unsafe { predict_square_avx2(reference, x, y, mv, width, filter, out, out_stride) };
         return;
     }
-    predict_square(reference, x, y, mv, width, filter, out, out_stride);
+    predict_square::<false>(reference, x, y, mv, width, filter, out, out_stride);
 }
 
-/// [`predict_block`] compiled for CPUs with AVX2.
+/// [`predict_block`] compiled for CPUs with AVX2, with the six-tap filter in vector kernels.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
@@ -73,12 +75,14 @@ unsafe fn predict_square_avx2(
     out: &mut [u8],
     out_stride: usize,
 ) {
-    predict_square(reference, x, y, mv, size, filter, out, out_stride);
+    predict_square::<true>(reference, x, y, mv, size, filter, out, out_stride);
 }
 
+/// The portable prediction of a square block ([`predict_block`]); `VECTOR` selects the AVX2
+/// six-tap kernels, only allowed in code compiled for AVX2 and run on a CPU that has it.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn predict_square(
+fn predict_square<const VECTOR: bool>(
     reference: &Plane,
     x: usize,
     y: usize,
@@ -89,15 +93,15 @@ fn predict_square(
     out_stride: usize,
 ) {
     match width {
-        16 => predict_sized::<16>(reference, x, y, mv, filter, out, out_stride),
-        8 => predict_sized::<8>(reference, x, y, mv, filter, out, out_stride),
-        4 => predict_sized::<4>(reference, x, y, mv, filter, out, out_stride),
+        16 => predict_sized::<16, VECTOR>(reference, x, y, mv, filter, out, out_stride),
+        8 => predict_sized::<8, VECTOR>(reference, x, y, mv, filter, out, out_stride),
+        4 => predict_sized::<4, VECTOR>(reference, x, y, mv, filter, out, out_stride),
         _ => panic!("unsupported prediction block size {width}"),
     }
 }
 
 #[inline(always)]
-fn predict_sized<const N: usize>(
+fn predict_sized<const N: usize, const VECTOR: bool>(
     reference: &Plane,
     x: usize,
     y: usize,
@@ -112,28 +116,43 @@ fn predict_sized<const N: usize>(
     let source_y = y as isize + (isize::from(mv.row) >> 3) - MARGIN_BEFORE as isize;
     let region = N + MARGIN_BEFORE + MARGIN_AFTER;
 
-    let fetched: [u8; MAX_SOURCE * MAX_SOURCE];
+    let fetched: [u8; FETCH_STRIDE * MAX_SOURCE];
+    // The vector kernels load whole registers: up to `vector_load` bytes from two pixels
+    // before a row's first output, past the region's right edge; the last row read must
+    // still hold them.
+    let vector_load = if N == 16 { 24 } else { 16 };
     let inside = source_x >= 0
         && source_y >= 0
         && source_x as usize + region <= reference.width
-        && source_y as usize + region <= reference.height;
+        && source_y as usize + region <= reference.height
+        && (!VECTOR
+            || (source_y as usize + region - 1) * reference.stride
+                + source_x as usize
+                + vector_load
+                <= reference.data.len());
     let (source, stride, origin): (&[u8], usize, usize) = if inside {
         let origin = (source_y as usize + MARGIN_BEFORE) * reference.stride
             + source_x as usize
             + MARGIN_BEFORE;
         (&reference.data, reference.stride, origin)
     } else {
-        let mut buffer = [0u8; MAX_SOURCE * MAX_SOURCE];
+        let mut buffer = [0u8; FETCH_STRIDE * MAX_SOURCE];
         fetch_clamped(reference, source_x, source_y, region, &mut buffer);
         fetched = buffer;
         (
             &fetched[..],
-            MAX_SOURCE,
-            MARGIN_BEFORE * MAX_SOURCE + MARGIN_BEFORE,
+            FETCH_STRIDE,
+            MARGIN_BEFORE * FETCH_STRIDE + MARGIN_BEFORE,
         )
     };
 
     if fraction_x == 0 && fraction_y == 0 {
+        #[cfg(target_arch = "x86_64")]
+        if VECTOR {
+            // SAFETY: `VECTOR` is only set in code compiled for AVX2, run on CPUs with AVX2.
+            unsafe { sixtap_vector::copy::<N>(source, stride, origin, out, out_stride) };
+            return;
+        }
         for row in 0..N {
             let start = origin + row * stride;
             out[row * out_stride..row * out_stride + N].copy_from_slice(&source[start..start + N]);
@@ -141,6 +160,16 @@ fn predict_sized<const N: usize>(
         return;
     }
     match filter {
+        #[cfg(target_arch = "x86_64")]
+        InterpolationFilter::SixTap if VECTOR => {
+            // SAFETY: `VECTOR` is only set in code compiled for AVX2, which runs only on CPUs
+            // with AVX2.
+            unsafe {
+                sixtap_vector::predict::<N>(
+                    source, stride, origin, fraction_x, fraction_y, out, out_stride,
+                )
+            }
+        }
         InterpolationFilter::SixTap => sixtap::<N>(
             source, stride, origin, fraction_x, fraction_y, out, out_stride,
         ),
@@ -151,7 +180,7 @@ fn predict_sized<const N: usize>(
 }
 
 /// Copies the `size` x `size` region at (`x`, `y`) of `reference` into `out` (rows
-/// `MAX_SOURCE` apart), replicating edge pixels for coordinates outside the plane.
+/// `FETCH_STRIDE` apart), replicating edge pixels for coordinates outside the plane.
 fn fetch_clamped(reference: &Plane, x: isize, y: isize, size: usize, out: &mut [u8]) {
     let last_column = reference.width as isize - 1;
     let last_row = reference.height as isize - 1;
@@ -159,7 +188,7 @@ fn fetch_clamped(reference: &Plane, x: isize, y: isize, size: usize, out: &mut [
     for row in 0..size {
         let source_row = (y + row as isize).clamp(0, last_row) as usize;
         let line = &reference.data[source_row * reference.stride..][..reference.width];
-        let destination = &mut out[row * MAX_SOURCE..row * MAX_SOURCE + size];
+        let destination = &mut out[row * FETCH_STRIDE..row * FETCH_STRIDE + size];
         if columns_inside {
             destination.copy_from_slice(&line[x as usize..x as usize + size]);
         } else {
@@ -298,6 +327,506 @@ fn sixtap<const N: usize>(
             &temp[row + 5][..],
         ];
         sixtap_column::<N>(rows, vertical, &mut out[row * out_stride..]);
+    }
+}
+
+/// The six-tap filter in AVX2 registers, bit-exact with [`sixtap`].
+///
+/// Pixels are multiplied by taps with `maddubs` (unsigned pixel bytes times signed tap bytes,
+/// adjacent products summed in 16 bits with saturation), on pairs of taps chosen so that no
+/// pair can saturate: taps 1 and 2 (at most 123 and at least -16, so a pair sum lies within
+/// -16 * 255 ..= 123 * 255), taps 3 and 4 (the same by symmetry) and the non-negative outer
+/// taps 0 and 5 (at most 3 each). Summing the three pairs, then the rounding 64: the first
+/// sum of two pairs is at least -32 * 255 and only saturates upward; later terms are never
+/// negative, so a saturated sum means a true sum of at least 32767, which rounds to 255 like
+/// the saturated one. Shifting right by 7 and packing with unsigned saturation then gives
+/// exactly the portable code's clamped result. The centre tap 128 of fraction 0 would not fit
+/// a signed byte, but fraction 0 is never filtered. Odd fractions have zero outer taps and
+/// skip them (and, vertically, the two rows they would read).
+#[cfg(target_arch = "x86_64")]
+mod sixtap_vector {
+    use crate::tables::SIXTAP_FILTERS;
+    use std::arch::x86_64::*;
+
+    /// Byte shuffle gathering, for the eight outputs of a 128-bit lane whose byte 0 is the
+    /// pixel two before the first output, the pixel pairs under taps 1 and 2.
+    const INNER_LOW_PIXELS: [u8; 32] = lane_pairs(1, 2);
+    /// The same for taps 3 and 4.
+    const INNER_HIGH_PIXELS: [u8; 32] = lane_pairs(3, 4);
+    /// The same for taps 0 and 5.
+    const OUTER_PIXELS: [u8; 32] = lane_pairs(0, 5);
+
+    /// Shuffle of both 128-bit lanes putting, for output `i` of 8, the pixels `i + first` and
+    /// `i + second` side by side.
+    const fn lane_pairs(first: u8, second: u8) -> [u8; 32] {
+        let mut mask = [0u8; 32];
+        let mut output = 0;
+        while output < 8 {
+            mask[2 * output] = output as u8 + first;
+            mask[2 * output + 1] = output as u8 + second;
+            mask[16 + 2 * output] = output as u8 + first;
+            mask[16 + 2 * output + 1] = output as u8 + second;
+            output += 1;
+        }
+        mask
+    }
+
+    /// One fraction's taps as byte pairs for `maddubs`, repeated across a register.
+    #[derive(Clone, Copy)]
+    struct TapPairs {
+        inner_low: __m256i,
+        inner_high: __m256i,
+        outer: __m256i,
+    }
+
+    impl TapPairs {
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn new(fraction: usize) -> Self {
+            let taps = SIXTAP_FILTERS[fraction];
+            let pair = |first: i32, second: i32| {
+                i16::from_le_bytes([first as i8 as u8, second as i8 as u8])
+            };
+            TapPairs {
+                inner_low: _mm256_set1_epi16(pair(taps[1], taps[2])),
+                inner_high: _mm256_set1_epi16(pair(taps[3], taps[4])),
+                outer: _mm256_set1_epi16(pair(taps[0], taps[5])),
+            }
+        }
+    }
+
+    /// The rounded, shifted sum of the three pair products (see the module notes).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn round256(inner_low: __m256i, inner_high: __m256i, outer: Option<__m256i>) -> __m256i {
+        let mut sum = _mm256_adds_epi16(inner_low, inner_high);
+        if let Some(outer) = outer {
+            sum = _mm256_adds_epi16(sum, outer);
+        }
+        _mm256_srai_epi16::<7>(_mm256_adds_epi16(sum, _mm256_set1_epi16(64)))
+    }
+
+    /// [`round256`] on 128-bit registers.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn round128(inner_low: __m128i, inner_high: __m128i, outer: Option<__m128i>) -> __m128i {
+        let mut sum = _mm_adds_epi16(inner_low, inner_high);
+        if let Some(outer) = outer {
+            sum = _mm_adds_epi16(sum, outer);
+        }
+        _mm_srai_epi16::<7>(_mm_adds_epi16(sum, _mm_set1_epi16(64)))
+    }
+
+    /// Horizontal filter of `pixels`, each 128-bit lane holding the pixels from two before its
+    /// eight outputs: sixteen 16-bit results, eight per lane.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn horizontal_lanes<const SIX: bool>(pixels: __m256i, taps: &TapPairs) -> __m256i {
+        let mask = |bytes: &[u8; 32]| _mm256_loadu_si256(bytes.as_ptr().cast());
+        let product = |bytes: &[u8; 32], taps: __m256i| {
+            _mm256_maddubs_epi16(_mm256_shuffle_epi8(pixels, mask(bytes)), taps)
+        };
+        round256(
+            product(&INNER_LOW_PIXELS, taps.inner_low),
+            product(&INNER_HIGH_PIXELS, taps.inner_high),
+            SIX.then(|| product(&OUTER_PIXELS, taps.outer)),
+        )
+    }
+
+    /// [`horizontal_lanes`] on one 128-bit register (eight outputs).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn horizontal_lane<const SIX: bool>(pixels: __m128i, taps: &TapPairs) -> __m128i {
+        let mask = |bytes: &[u8; 32]| _mm_loadu_si128(bytes.as_ptr().cast());
+        let product = |bytes: &[u8; 32], taps: __m256i| {
+            _mm_maddubs_epi16(
+                _mm_shuffle_epi8(pixels, mask(bytes)),
+                _mm256_castsi256_si128(taps),
+            )
+        };
+        round128(
+            product(&INNER_LOW_PIXELS, taps.inner_low),
+            product(&INNER_HIGH_PIXELS, taps.inner_high),
+            SIX.then(|| product(&OUTER_PIXELS, taps.outer)),
+        )
+    }
+
+    /// A row of sixteen pixels in the "doubled" layout the 16-wide kernels work in: the
+    /// 64-bit halves ordered pixels 0-7, 0-7, 8-15, 8-15, so that interleaving two rows'
+    /// bytes within each 128-bit lane yields columns 0-7 in the low lane and 8-15 in the high.
+    type DoubledRow = __m256i;
+
+    /// Sixteen horizontally filtered pixels of the row at `row` (two pixels before the first
+    /// output), as a [`DoubledRow`]. Reads 24 bytes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn filtered_row16<const SIX: bool>(row: *const u8, taps: &TapPairs) -> DoubledRow {
+        let low = _mm_loadu_si128(row.cast());
+        let high = _mm_loadu_si128(row.add(8).cast());
+        let pixels = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(low), high);
+        let filtered = horizontal_lanes::<SIX>(pixels, taps);
+        _mm256_packus_epi16(filtered, filtered)
+    }
+
+    /// The sixteen pixels at `row` as a [`DoubledRow`]. Reads 16 bytes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn loaded_row16(row: *const u8) -> DoubledRow {
+        let pixels = _mm256_castsi128_si256(_mm_loadu_si128(row.cast()));
+        _mm256_permute4x64_epi64::<0b01_01_00_00>(pixels)
+    }
+
+    /// Stores a [`DoubledRow`]'s sixteen pixels at `out`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn store_row16(row: DoubledRow, out: *mut u8) {
+        let packed = _mm256_permute4x64_epi64::<0b00_00_10_00>(row);
+        _mm_storeu_si128(out.cast(), _mm256_castsi256_si128(packed));
+    }
+
+    /// Predicts an `N` x `N` block whose first pixel is `source[origin]` (rows `stride`
+    /// apart), like [`super::sixtap`], with at least one non-zero fraction.
+    ///
+    /// Panics unless `source` holds every byte the kernels load: the rows from two above to
+    /// three below the block (when filtering vertically), each from two pixels before the
+    /// block for 24 bytes (16-wide) or 16 bytes (8 and 4 wide) when filtering horizontally,
+    /// else the block's own `N` pixels.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn predict<const N: usize>(
+        source: &[u8],
+        stride: usize,
+        origin: usize,
+        fraction_x: usize,
+        fraction_y: usize,
+        out: &mut [u8],
+        out_stride: usize,
+    ) {
+        debug_assert!(fraction_x != 0 || fraction_y != 0);
+        assert!(
+            out.len() >= (N - 1) * out_stride + N,
+            "prediction output too short"
+        );
+        let (rows_above, rows_below) = if fraction_y == 0 { (0, 0) } else { (2, 3) };
+        let (columns_before, loaded) = match (fraction_x, N) {
+            (0, _) => (0, N),
+            (_, 16) => (2, 24),
+            _ => (2, 16),
+        };
+        let first = (origin.checked_sub(rows_above * stride + columns_before))
+            .expect("prediction source starts before its plane");
+        assert!(
+            first + (rows_above + N - 1 + rows_below) * stride + loaded <= source.len(),
+            "prediction source ends after its plane"
+        );
+        let block = source.as_ptr().add(origin);
+        let out = out.as_mut_ptr();
+        let horizontal = TapPairs::new(fraction_x);
+        let vertical = TapPairs::new(fraction_y);
+        let six_horizontal = fraction_x % 2 == 0;
+        let six_vertical = fraction_y % 2 == 0;
+        match (fraction_x != 0, fraction_y != 0) {
+            (true, false) if six_horizontal => {
+                horizontal_only::<N, true>(block, stride, &horizontal, out, out_stride)
+            }
+            (true, false) => {
+                horizontal_only::<N, false>(block, stride, &horizontal, out, out_stride)
+            }
+            (false, _) if six_vertical => two_pass::<N, false, false, true>(
+                block,
+                stride,
+                &horizontal,
+                &vertical,
+                out,
+                out_stride,
+            ),
+            (false, _) => two_pass::<N, false, false, false>(
+                block,
+                stride,
+                &horizontal,
+                &vertical,
+                out,
+                out_stride,
+            ),
+            (true, true) => match (six_horizontal, six_vertical) {
+                (true, true) => two_pass::<N, true, true, true>(
+                    block,
+                    stride,
+                    &horizontal,
+                    &vertical,
+                    out,
+                    out_stride,
+                ),
+                (true, false) => two_pass::<N, true, true, false>(
+                    block,
+                    stride,
+                    &horizontal,
+                    &vertical,
+                    out,
+                    out_stride,
+                ),
+                (false, true) => two_pass::<N, true, false, true>(
+                    block,
+                    stride,
+                    &horizontal,
+                    &vertical,
+                    out,
+                    out_stride,
+                ),
+                (false, false) => two_pass::<N, true, false, false>(
+                    block,
+                    stride,
+                    &horizontal,
+                    &vertical,
+                    out,
+                    out_stride,
+                ),
+            },
+        }
+    }
+
+    /// Copies the `N` x `N` block at `source[origin]` (rows `stride` apart) to `out` (rows
+    /// `out_stride` apart): the prediction of a whole-pixel mv.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn copy<const N: usize>(
+        source: &[u8],
+        stride: usize,
+        origin: usize,
+        out: &mut [u8],
+        out_stride: usize,
+    ) {
+        assert!(
+            out.len() >= (N - 1) * out_stride + N,
+            "prediction output too short"
+        );
+        assert!(
+            origin + (N - 1) * stride + N <= source.len(),
+            "prediction source ends after its plane"
+        );
+        let block = source.as_ptr().add(origin);
+        let out = out.as_mut_ptr();
+        for row in 0..N {
+            let (from, to) = (block.add(row * stride), out.add(row * out_stride));
+            match N {
+                16 => _mm_storeu_si128(to.cast(), _mm_loadu_si128(from.cast())),
+                8 => _mm_storel_epi64(to.cast(), _mm_loadl_epi64(from.cast())),
+                _ => to
+                    .cast::<u32>()
+                    .write_unaligned(from.cast::<u32>().read_unaligned()),
+            }
+        }
+    }
+
+    /// The horizontal filter alone on the `N` rows from `block`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn horizontal_only<const N: usize, const SIX: bool>(
+        block: *const u8,
+        stride: usize,
+        taps: &TapPairs,
+        out: *mut u8,
+        out_stride: usize,
+    ) {
+        for row in 0..N {
+            let source = block.add(row * stride).sub(2);
+            let destination = out.add(row * out_stride);
+            if N == 16 {
+                store_row16(filtered_row16::<SIX>(source, taps), destination);
+            } else {
+                let filtered = horizontal_lane::<SIX>(_mm_loadu_si128(source.cast()), taps);
+                store_narrow::<N>(_mm_packus_epi16(filtered, filtered), destination);
+            }
+        }
+    }
+
+    /// Stores the low `N` (8 or 4) bytes of `pixels` at `out`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn store_narrow<const N: usize>(pixels: __m128i, out: *mut u8) {
+        if N == 8 {
+            _mm_storel_epi64(out.cast(), pixels);
+        } else {
+            out.cast::<i32>().write_unaligned(_mm_cvtsi128_si32(pixels));
+        }
+    }
+
+    /// One source row for the vertical filter: filtered horizontally when `HORIZONTAL`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn narrow_row<const N: usize, const HORIZONTAL: bool, const SIX: bool>(
+        row: *const u8,
+        taps: &TapPairs,
+    ) -> __m128i {
+        if HORIZONTAL {
+            let filtered = horizontal_lane::<SIX>(_mm_loadu_si128(row.sub(2).cast()), taps);
+            _mm_packus_epi16(filtered, filtered)
+        } else if N == 8 {
+            _mm_loadl_epi64(row.cast())
+        } else {
+            _mm_cvtsi32_si128(row.cast::<i32>().read_unaligned())
+        }
+    }
+
+    /// Interleaves the bytes of two rows within each 128-bit lane (the low half of each
+    /// lane's pixels: all of a [`DoubledRow`]), pairing them for a vertical tap pair.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn interleave16(upper: DoubledRow, lower: DoubledRow) -> __m256i {
+        _mm256_unpacklo_epi8(upper, lower)
+    }
+
+    /// The vertical filter: from the interleaved rows under taps 1-2, 3-4 and (with six
+    /// taps) 0-5, the filtered row in the rows' layout.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn vertical16(
+        inner_low: __m256i,
+        inner_high: __m256i,
+        outer: Option<__m256i>,
+        taps: &TapPairs,
+    ) -> DoubledRow {
+        let filtered = round256(
+            _mm256_maddubs_epi16(inner_low, taps.inner_low),
+            _mm256_maddubs_epi16(inner_high, taps.inner_high),
+            outer.map(|outer| _mm256_maddubs_epi16(outer, taps.outer)),
+        );
+        _mm256_packus_epi16(filtered, filtered)
+    }
+
+    /// [`vertical16`] on rows of up to eight pixels in the low half of 128-bit registers,
+    /// interleaved with `_mm_unpacklo_epi8`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn vertical8(
+        inner_low: __m128i,
+        inner_high: __m128i,
+        outer: Option<__m128i>,
+        taps: &TapPairs,
+    ) -> __m128i {
+        let filtered = round128(
+            _mm_maddubs_epi16(inner_low, _mm256_castsi256_si128(taps.inner_low)),
+            _mm_maddubs_epi16(inner_high, _mm256_castsi256_si128(taps.inner_high)),
+            outer.map(|outer| _mm_maddubs_epi16(outer, _mm256_castsi256_si128(taps.outer))),
+        );
+        _mm_packus_epi16(filtered, filtered)
+    }
+
+    /// The vertical filter over rows filtered horizontally first when `HORIZONTAL` (each
+    /// source row filtered once); `SIX_HORIZONTAL` and `SIX_VERTICAL` say whether the outer
+    /// taps are non-zero (without them the rows two above and three below an output row are
+    /// neither filtered nor read).
+    ///
+    /// Output row `r` combines the interleaved row pairs (r - 1, r) and (r + 1, r + 2); the
+    /// second is the first of output row `r + 2`, so each pair is interleaved once.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn two_pass<
+        const N: usize,
+        const HORIZONTAL: bool,
+        const SIX_HORIZONTAL: bool,
+        const SIX_VERTICAL: bool,
+    >(
+        block: *const u8,
+        stride: usize,
+        horizontal: &TapPairs,
+        vertical: &TapPairs,
+        out: *mut u8,
+        out_stride: usize,
+    ) {
+        let source_row = |row: isize| block.offset(row * stride as isize);
+        if N == 16 {
+            let load = |row: isize| {
+                if HORIZONTAL {
+                    filtered_row16::<SIX_HORIZONTAL>(source_row(row).sub(2), horizontal)
+                } else {
+                    loaded_row16(source_row(row))
+                }
+            };
+            // Rows r - 2 ..= r + 2 around output row `r`, and the pairs starting at r - 1
+            // and r.
+            let mut two_above = if SIX_VERTICAL {
+                load(-2)
+            } else {
+                _mm256_setzero_si256()
+            };
+            let mut above = load(-1);
+            let mut current = load(0);
+            let mut below = load(1);
+            let mut two_below = load(2);
+            let mut pair_above = interleave16(above, current);
+            let mut pair_current = interleave16(current, below);
+            for row in 0..N as isize {
+                let pair_below = interleave16(below, two_below);
+                let (outer, three_below) = if SIX_VERTICAL {
+                    let three_below = load(row + 3);
+                    (Some(interleave16(two_above, three_below)), three_below)
+                } else {
+                    (None, _mm256_setzero_si256())
+                };
+                let filtered = vertical16(pair_above, pair_below, outer, vertical);
+                store_row16(filtered, out.offset(row * out_stride as isize));
+                if row + 1 == N as isize {
+                    break;
+                }
+                pair_above = pair_current;
+                pair_current = pair_below;
+                two_above = above;
+                above = current;
+                current = below;
+                below = two_below;
+                two_below = if SIX_VERTICAL {
+                    three_below
+                } else {
+                    load(row + 3)
+                };
+            }
+        } else {
+            let load = |row: isize| {
+                narrow_row::<N, HORIZONTAL, SIX_HORIZONTAL>(source_row(row), horizontal)
+            };
+            let mut two_above = if SIX_VERTICAL {
+                load(-2)
+            } else {
+                _mm_setzero_si128()
+            };
+            let mut above = load(-1);
+            let mut current = load(0);
+            let mut below = load(1);
+            let mut two_below = load(2);
+            let mut pair_above = _mm_unpacklo_epi8(above, current);
+            let mut pair_current = _mm_unpacklo_epi8(current, below);
+            for row in 0..N as isize {
+                let pair_below = _mm_unpacklo_epi8(below, two_below);
+                let (outer, three_below) = if SIX_VERTICAL {
+                    let three_below = load(row + 3);
+                    (Some(_mm_unpacklo_epi8(two_above, three_below)), three_below)
+                } else {
+                    (None, _mm_setzero_si128())
+                };
+                let filtered = vertical8(pair_above, pair_below, outer, vertical);
+                store_narrow::<N>(filtered, out.offset(row * out_stride as isize));
+                if row + 1 == N as isize {
+                    break;
+                }
+                pair_above = pair_current;
+                pair_current = pair_below;
+                two_above = above;
+                above = current;
+                current = below;
+                below = two_below;
+                two_below = if SIX_VERTICAL {
+                    three_below
+                } else {
+                    load(row + 3)
+                };
+            }
+        }
     }
 }
 
@@ -495,7 +1024,16 @@ mod tests {
                     for col in [-37i16, -9, -3, 0, 5, 11, 22, 130] {
                         let mv = MotionVector::new(row * 3, col);
                         let mut portable = [0u8; 256];
-                        predict_square(&plane, 16, 16, mv, size, filter, &mut portable, 16);
+                        predict_square::<false>(
+                            &plane,
+                            16,
+                            16,
+                            mv,
+                            size,
+                            filter,
+                            &mut portable,
+                            16,
+                        );
                         let mut dispatched = [0u8; 256];
                         predict_block(&plane, 16, 16, mv, size, size, filter, &mut dispatched, 16);
                         assert_eq!(portable, dispatched, "{filter:?} {size} {mv:?}");
@@ -503,6 +1041,92 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A plane of `width` x `height` pixels, rows `stride` apart, with no bytes after its
+    /// last row, so that reads past the plane are caught.
+    fn plane_with_stride(
+        width: usize,
+        height: usize,
+        stride: usize,
+        pixels: &mut dyn FnMut() -> u8,
+    ) -> Plane {
+        let mut data = vec![0u8; stride * (height - 1) + width];
+        for row in data.chunks_mut(stride) {
+            for pixel in row.iter_mut().take(width) {
+                *pixel = pixels();
+            }
+        }
+        data.resize(stride * height, 0);
+        // `Plane::data` is `stride * height` bytes; the padding after the last row's pixels
+        // is what a whole-register load past the row end would read.
+        Plane {
+            width,
+            height,
+            stride,
+            data,
+        }
+    }
+
+    #[test]
+    fn vector_sixtap_matches_portable_at_every_fraction_pair_and_edge() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut noise = || (random() >> 32) as u8;
+        let noisy = plane_with_stride(40, 36, 40, &mut noise);
+        let mut extreme = || if noise() & 1 == 0 { 0 } else { 255 };
+        let binary = plane_with_stride(37, 35, 45, &mut extreme);
+        let mut checked = 0;
+        for plane in [&noisy, &binary] {
+            for size in [4usize, 8, 16] {
+                let positions = (0..=plane.height - size)
+                    .step_by(size)
+                    .flat_map(|y| (0..=plane.width - size).step_by(size).map(move |x| (x, y)));
+                for (x, y) in positions {
+                    for whole in [(-3i16, 0i16), (0, 0), (2, -1), (-1, 3), (0, 9), (-9, -2)] {
+                        for fraction_row in 0..8i16 {
+                            for fraction_col in 0..8i16 {
+                                let mv = MotionVector::new(
+                                    whole.0 * 8 + fraction_row,
+                                    whole.1 * 8 + fraction_col,
+                                );
+                                let mut portable = [0u8; 16 * 19];
+                                predict_square::<false>(
+                                    plane,
+                                    x,
+                                    y,
+                                    mv,
+                                    size,
+                                    InterpolationFilter::SixTap,
+                                    &mut portable,
+                                    19,
+                                );
+                                let mut dispatched = [0u8; 16 * 19];
+                                predict_block(
+                                    plane,
+                                    x,
+                                    y,
+                                    mv,
+                                    size,
+                                    size,
+                                    InterpolationFilter::SixTap,
+                                    &mut dispatched,
+                                    19,
+                                );
+                                assert_eq!(portable, dispatched, "{size} at ({x}, {y}) {mv:?}");
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 50_000, "{checked}");
     }
 
     #[test]
