@@ -93,18 +93,18 @@ fn sad_16x16_sse2(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize) -> u32 {
         __m128i, _mm_add_epi64, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_sad_epu8,
         _mm_setzero_si128, _mm_unpackhi_epi64,
     };
+    // One bounds check for the whole block: the last row ends inside both slices.
     let a = &a[..15 * a_stride + 16];
     let b = &b[..15 * b_stride + 16];
     // SAFETY: SSE2 is part of the x86-64 baseline, so these intrinsics exist on every CPU this
-    // code runs on; each load reads one 16-byte row slice bounds-checked by the indexing just
-    // before it, and unaligned loads accept any address.
+    // code runs on. Row `row` starts at `row * stride` and its 16 bytes end at or before
+    // `15 * stride + 16`, the length both slices were just cut to, so every load stays inside
+    // them; unaligned loads accept any address.
     unsafe {
         let mut sums = _mm_setzero_si128();
         for row in 0..16 {
-            let a_row = &a[row * a_stride..][..16];
-            let b_row = &b[row * b_stride..][..16];
-            let a_pixels = _mm_loadu_si128(a_row.as_ptr().cast::<__m128i>());
-            let b_pixels = _mm_loadu_si128(b_row.as_ptr().cast::<__m128i>());
+            let a_pixels = _mm_loadu_si128(a.as_ptr().add(row * a_stride).cast::<__m128i>());
+            let b_pixels = _mm_loadu_si128(b.as_ptr().add(row * b_stride).cast::<__m128i>());
             sums = _mm_add_epi64(sums, _mm_sad_epu8(a_pixels, b_pixels));
         }
         (_mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums))) as u32
@@ -119,14 +119,15 @@ fn sad_8x8_sse2(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize) -> u32 {
         __m128i, _mm_add_epi64, _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_sad_epu8,
         _mm_setzero_si128, _mm_unpackhi_epi64, _mm_unpacklo_epi64,
     };
+    // One bounds check for the whole block: the last row ends inside both slices.
     let a = &a[..7 * a_stride + 8];
     let b = &b[..7 * b_stride + 8];
-    // SAFETY: SSE2 is part of the x86-64 baseline; each load reads one 8-byte row slice
-    // bounds-checked by the indexing just before it, and these loads accept any address.
+    // SAFETY: SSE2 is part of the x86-64 baseline. Row `row` starts at `row * stride` and its
+    // 8 bytes end at or before `7 * stride + 8`, the length both slices were just cut to, so
+    // every load stays inside them; these loads accept any address.
     unsafe {
         let load = |plane: &[u8], stride: usize, row: usize| {
-            let row_pixels = &plane[row * stride..][..8];
-            _mm_loadl_epi64(row_pixels.as_ptr().cast::<__m128i>())
+            _mm_loadl_epi64(plane.as_ptr().add(row * stride).cast::<__m128i>())
         };
         let mut sums = _mm_setzero_si128();
         for row in (0..8).step_by(2) {
