@@ -770,17 +770,30 @@ impl<'a> FrameEncoder<'a> {
         let edges = MacroblockEdges::new(mb_x, mb_y, self.columns, self.rows);
         let mut best_info = MacroblockInfo::default();
         let mut best_cost = u64::MAX;
+        let mut near_of_last: Option<NearMotionVectors> = None;
         for &reference in &self.searched_references {
             let padded = self.search_planes(reference).whole();
-            let near = find_near_mvs(
-                &self.infos,
-                self.columns,
-                mb_x,
-                mb_y,
-                reference,
-                self.header.sign_bias(),
-                &edges,
-            );
+            // The neighbours' vectors only depend on the reference through its sign bias.
+            let sign_bias = self.header.sign_bias();
+            let near = match near_of_last {
+                Some(near)
+                    if sign_bias[reference as usize] == sign_bias[ReferenceKind::Last as usize] =>
+                {
+                    near
+                }
+                _ => find_near_mvs(
+                    &self.infos,
+                    self.columns,
+                    mb_x,
+                    mb_y,
+                    reference,
+                    sign_bias,
+                    &edges,
+                ),
+            };
+            if reference == ReferenceKind::Last {
+                near_of_last = Some(near);
+            }
             let mode_probabilities = near.mode_probabilities();
             let mode_rate = |decision: usize| -> u64 {
                 let mut counter = BitCounter::default();
