@@ -116,7 +116,7 @@ fn predict_sized<const N: usize, const VECTOR: bool>(
     let source_y = y as isize + (isize::from(mv.row) >> 3) - MARGIN_BEFORE as isize;
     let region = N + MARGIN_BEFORE + MARGIN_AFTER;
 
-    let fetched: [u8; FETCH_STRIDE * MAX_SOURCE];
+    let mut fetched = std::mem::MaybeUninit::<[u8; FETCH_STRIDE * MAX_SOURCE]>::uninit();
     // The vector kernels load whole registers: up to `vector_load` bytes from two pixels
     // before a row's first output, past the region's right edge; the last row read must
     // still hold them.
@@ -136,11 +136,14 @@ fn predict_sized<const N: usize, const VECTOR: bool>(
             + MARGIN_BEFORE;
         (&reference.data, reference.stride, origin)
     } else {
-        let mut buffer = [0u8; FETCH_STRIDE * MAX_SOURCE];
-        fetch_clamped(reference, source_x, source_y, region, &mut buffer);
-        fetched = buffer;
+        let buffer = fetched.write([0u8; FETCH_STRIDE * MAX_SOURCE]);
+        match N {
+            16 => fetch_clamped::<21>(reference, source_x, source_y, buffer),
+            8 => fetch_clamped::<13>(reference, source_x, source_y, buffer),
+            _ => fetch_clamped::<9>(reference, source_x, source_y, buffer),
+        }
         (
-            &fetched[..],
+            &buffer[..],
             FETCH_STRIDE,
             MARGIN_BEFORE * FETCH_STRIDE + MARGIN_BEFORE,
         )
@@ -179,31 +182,80 @@ fn predict_sized<const N: usize, const VECTOR: bool>(
     }
 }
 
-/// Copies the `size` x `size` region at (`x`, `y`) of `reference` into `out` (rows
+/// Copies the `SIZE` x `SIZE` region at (`x`, `y`) of `reference` into `out` (rows
 /// `FETCH_STRIDE` apart), replicating edge pixels for coordinates outside the plane.
-fn fetch_clamped(reference: &Plane, x: isize, y: isize, size: usize, out: &mut [u8]) {
+///
+/// Built from fixed-size copies and fills (no calls to `memcpy` for a few bytes): rows
+/// clamped to the same plane row are copied from the row before, and a row cut by one side
+/// of the plane is filled with that side's edge pixel, then overwritten by the pixels inside.
+#[inline(always)]
+fn fetch_clamped<const SIZE: usize>(reference: &Plane, x: isize, y: isize, out: &mut [u8]) {
     let last_column = reference.width as isize - 1;
     let last_row = reference.height as isize - 1;
-    let columns_inside = x >= 0 && x + size as isize - 1 <= last_column;
-    for row in 0..size {
+    // Output columns before `left` lie left of the plane; from `right_start` on, right of it.
+    let left = (-x).clamp(0, SIZE as isize) as usize;
+    let right_start = (last_column + 1 - x).clamp(left as isize, SIZE as isize) as usize;
+    let inside_start = (x + left as isize).max(0) as usize;
+    let mut previous_row = usize::MAX;
+    for row in 0..SIZE {
         let source_row = (y + row as isize).clamp(0, last_row) as usize;
+        let (before, rest) = out.split_at_mut(row * FETCH_STRIDE);
+        let destination: &mut [u8; SIZE] = (&mut rest[..SIZE]).try_into().expect("SIZE bytes");
+        if source_row == previous_row {
+            destination.copy_from_slice(&before[(row - 1) * FETCH_STRIDE..][..SIZE]);
+            continue;
+        }
+        previous_row = source_row;
         let line = &reference.data[source_row * reference.stride..][..reference.width];
-        let destination = &mut out[row * FETCH_STRIDE..row * FETCH_STRIDE + size];
-        if columns_inside {
-            destination.copy_from_slice(&line[x as usize..x as usize + size]);
-        } else {
-            // Columns left of the plane, inside it, and right of it.
-            let left = (-x).clamp(0, size as isize) as usize;
-            let right_start = (last_column + 1 - x).clamp(left as isize, size as isize) as usize;
-            destination[..left].fill(line[0]);
-            if right_start > left {
-                let start = (x + left as isize) as usize;
-                destination[left..right_start]
-                    .copy_from_slice(&line[start..start + right_start - left]);
+        if left == 0 && right_start == SIZE {
+            destination.copy_from_slice(&line[x as usize..x as usize + SIZE]);
+        } else if right_start == SIZE {
+            destination.fill(line[0]);
+            copy_short(&mut destination[left..], &line[..SIZE - left]);
+        } else if left == 0 {
+            destination.fill(line[last_column as usize]);
+            if right_start > 0 {
+                copy_short(&mut destination[..right_start], &line[inside_start..]);
             }
+        } else {
+            // A plane narrower than the region: both sides cut.
+            destination[..left].fill(line[0]);
+            destination[left..right_start]
+                .copy_from_slice(&line[inside_start..inside_start + right_start - left]);
             destination[right_start..].fill(line[last_column as usize]);
         }
     }
+}
+
+/// Copies the first `destination.len()` (at most 32) bytes of `source` with at most two
+/// overlapping fixed-size copies.
+#[inline(always)]
+fn copy_short(destination: &mut [u8], source: &[u8]) {
+    let length = destination.len();
+    let source = &source[..length];
+    match length {
+        0 => {}
+        1..=3 => {
+            for (out, &pixel) in destination.iter_mut().zip(source) {
+                *out = pixel;
+            }
+        }
+        4..=7 => copy_overlapping::<4>(destination, source),
+        8..=15 => copy_overlapping::<8>(destination, source),
+        16..=32 => copy_overlapping::<16>(destination, source),
+        _ => destination.copy_from_slice(source),
+    }
+}
+
+/// Copies `source` (`WIDTH` to `2 * WIDTH` bytes) into `destination` of the same length as
+/// two `WIDTH`-byte copies, from the start and to the end.
+#[inline(always)]
+fn copy_overlapping<const WIDTH: usize>(destination: &mut [u8], source: &[u8]) {
+    let length = destination.len();
+    let head: &[u8; WIDTH] = source[..WIDTH].try_into().expect("WIDTH bytes");
+    let tail: &[u8; WIDTH] = source[length - WIDTH..].try_into().expect("WIDTH bytes");
+    *<&mut [u8; WIDTH]>::try_from(&mut destination[..WIDTH]).expect("WIDTH bytes") = *head;
+    *<&mut [u8; WIDTH]>::try_from(&mut destination[length - WIDTH..]).expect("WIDTH bytes") = *tail;
 }
 
 /// Six-tap taps split by sign, as unsigned magnitudes: VP8's filters have non-negative taps
@@ -1127,6 +1179,113 @@ mod tests {
             }
         }
         assert!(checked > 50_000, "{checked}");
+    }
+
+    /// Six-tap prediction straight from RFC 6386: every pixel read through clamped
+    /// coordinates, a horizontal pass over the rows the vertical pass needs, then the
+    /// vertical pass (fraction 0 is the identity filter).
+    fn reference_sixtap(
+        plane: &Plane,
+        x: usize,
+        y: usize,
+        mv: MotionVector,
+        size: usize,
+    ) -> Vec<u8> {
+        let pixel = |row: isize, column: isize| {
+            let row = row.clamp(0, plane.height as isize - 1) as usize;
+            let column = column.clamp(0, plane.width as isize - 1) as usize;
+            i32::from(plane.data[row * plane.stride + column])
+        };
+        let apply = |taps: &[i32; 6], values: [i32; 6]| {
+            let sum: i32 = taps
+                .iter()
+                .zip(values)
+                .map(|(tap, value)| tap * value)
+                .sum();
+            ((sum + 64) >> 7).clamp(0, 255)
+        };
+        let horizontal = &SIXTAP_FILTERS[(mv.col & 7) as usize];
+        let vertical = &SIXTAP_FILTERS[(mv.row & 7) as usize];
+        let base_x = x as isize + (isize::from(mv.col) >> 3);
+        let base_y = y as isize + (isize::from(mv.row) >> 3);
+        let first_pass: Vec<Vec<i32>> = (-2..size as isize + 3)
+            .map(|row| {
+                (0..size as isize)
+                    .map(|column| {
+                        apply(
+                            horizontal,
+                            std::array::from_fn(|k| {
+                                pixel(base_y + row, base_x + column + k as isize - 2)
+                            }),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        (0..size * size)
+            .map(|index| {
+                let (row, column) = (index / size, index % size);
+                let values = std::array::from_fn(|k| first_pass[row + k][column]);
+                apply(vertical, values) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sixtap_matches_a_plain_reference_inside_outside_and_on_tiny_planes() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut noise = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as u8
+        };
+        let planes = [
+            plane_with_stride(6, 5, 6, &mut noise),
+            plane_with_stride(17, 9, 20, &mut noise),
+            plane_with_stride(33, 30, 33, &mut noise),
+        ];
+        for plane in &planes {
+            for size in [4usize, 8, 16] {
+                for (x, y) in [(0, 0), (4, 4), (16, 8), (16, 16)] {
+                    for row in (-230i16..230).step_by(9) {
+                        for col in (-230i16..230).step_by(7) {
+                            let mv = MotionVector::new(row, col);
+                            let expected = reference_sixtap(plane, x, y, mv, size);
+                            let mut portable = [0u8; 256];
+                            predict_square::<false>(
+                                plane,
+                                x,
+                                y,
+                                mv,
+                                size,
+                                InterpolationFilter::SixTap,
+                                &mut portable,
+                                size,
+                            );
+                            let mut dispatched = [0u8; 256];
+                            predict_block(
+                                plane,
+                                x,
+                                y,
+                                mv,
+                                size,
+                                size,
+                                InterpolationFilter::SixTap,
+                                &mut dispatched,
+                                size,
+                            );
+                            let context = format!(
+                                "{}x{} {size} at ({x}, {y}) {mv:?}",
+                                plane.width, plane.height
+                            );
+                            assert_eq!(portable[..size * size], expected[..], "{context}");
+                            assert_eq!(dispatched[..size * size], expected[..], "{context}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
