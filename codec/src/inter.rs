@@ -115,21 +115,57 @@ fn predict_sized<const N: usize, const VECTOR: bool>(
     let source_x = x as isize + (isize::from(mv.col) >> 3) - MARGIN_BEFORE as isize;
     let source_y = y as isize + (isize::from(mv.row) >> 3) - MARGIN_BEFORE as isize;
     let region = N + MARGIN_BEFORE + MARGIN_AFTER;
+    let whole_pixel = fraction_x == 0 && fraction_y == 0;
 
     let mut fetched = std::mem::MaybeUninit::<[u8; FETCH_STRIDE * MAX_SOURCE]>::uninit();
-    // The vector kernels load whole registers: up to `vector_load` bytes from two pixels
-    // before a row's first output, past the region's right edge; the last row read must
-    // still hold them.
-    let vector_load = if N == 16 { 24 } else { 16 };
+    #[cfg(target_arch = "x86_64")]
+    if VECTOR && (whole_pixel || filter == InterpolationFilter::SixTap) {
+        // The vector kernels clamp row indices themselves, so only columns outside the plane
+        // need the edge-extended copy. They load whole registers: up to `vector_load` bytes
+        // from two pixels before a row's first output, past the region's right edge, which
+        // the plane's last row must still hold.
+        let vector_load = if N == 16 { 24 } else { 16 };
+        let last_row = reference.height - 1;
+        let columns_inside = source_x >= 0
+            && source_x as usize + region <= reference.width
+            && last_row * reference.stride + source_x as usize + vector_load
+                <= reference.data.len();
+        let (source, stride, column, top, last_row) = if columns_inside {
+            let column = source_x as usize + MARGIN_BEFORE;
+            let top = source_y + MARGIN_BEFORE as isize;
+            (&reference.data[..], reference.stride, column, top, last_row)
+        } else {
+            let buffer = fetched.write([0u8; FETCH_STRIDE * MAX_SOURCE]);
+            match N {
+                16 => fetch_clamped::<21>(reference, source_x, source_y, buffer),
+                8 => fetch_clamped::<13>(reference, source_x, source_y, buffer),
+                _ => fetch_clamped::<9>(reference, source_x, source_y, buffer),
+            }
+            let margin = MARGIN_BEFORE;
+            (
+                &buffer[..],
+                FETCH_STRIDE,
+                margin,
+                margin as isize,
+                region - 1,
+            )
+        };
+        let rows = (stride, column, top, last_row);
+        // SAFETY: `VECTOR` is only set in code compiled for AVX2, run on CPUs with AVX2.
+        unsafe {
+            if whole_pixel {
+                sixtap_vector::copy::<N>(source, rows, out, out_stride);
+            } else {
+                sixtap_vector::predict::<N>(source, rows, fraction_x, fraction_y, out, out_stride);
+            }
+        }
+        return;
+    }
+
     let inside = source_x >= 0
         && source_y >= 0
         && source_x as usize + region <= reference.width
-        && source_y as usize + region <= reference.height
-        && (!VECTOR
-            || (source_y as usize + region - 1) * reference.stride
-                + source_x as usize
-                + vector_load
-                <= reference.data.len());
+        && source_y as usize + region <= reference.height;
     let (source, stride, origin): (&[u8], usize, usize) = if inside {
         let origin = (source_y as usize + MARGIN_BEFORE) * reference.stride
             + source_x as usize
@@ -149,13 +185,7 @@ fn predict_sized<const N: usize, const VECTOR: bool>(
         )
     };
 
-    if fraction_x == 0 && fraction_y == 0 {
-        #[cfg(target_arch = "x86_64")]
-        if VECTOR {
-            // SAFETY: `VECTOR` is only set in code compiled for AVX2, run on CPUs with AVX2.
-            unsafe { sixtap_vector::copy::<N>(source, stride, origin, out, out_stride) };
-            return;
-        }
+    if whole_pixel {
         for row in 0..N {
             let start = origin + row * stride;
             out[row * out_stride..row * out_stride + N].copy_from_slice(&source[start..start + N]);
@@ -163,16 +193,6 @@ fn predict_sized<const N: usize, const VECTOR: bool>(
         return;
     }
     match filter {
-        #[cfg(target_arch = "x86_64")]
-        InterpolationFilter::SixTap if VECTOR => {
-            // SAFETY: `VECTOR` is only set in code compiled for AVX2, which runs only on CPUs
-            // with AVX2.
-            unsafe {
-                sixtap_vector::predict::<N>(
-                    source, stride, origin, fraction_x, fraction_y, out, out_stride,
-                )
-            }
-        }
         InterpolationFilter::SixTap => sixtap::<N>(
             source, stride, origin, fraction_x, fraction_y, out, out_stride,
         ),
@@ -536,13 +556,54 @@ mod sixtap_vector {
         _mm_storeu_si128(out.cast(), _mm256_castsi256_si128(packed));
     }
 
-    /// Predicts an `N` x `N` block whose first pixel is `source[origin]` (rows `stride`
-    /// apart), like [`super::sixtap`], with at least one non-zero fraction.
+    /// Where the kernels find the source rows of a block: row `r` (0 the block's first,
+    /// negative above it) is plane row `top + r` clamped to `0..=last_row`, which extends the
+    /// plane's first and last rows up and down; pixels start at `column`.
+    #[derive(Clone, Copy)]
+    pub(super) struct Rows {
+        first_column: *const u8,
+        stride: usize,
+        top: isize,
+        last_row: isize,
+    }
+
+    impl Rows {
+        /// Checks that every row `0..=last_row` of `source` (rows `stride` apart) holds
+        /// `loaded` bytes from `before` bytes before `column`.
+        fn new(
+            source: &[u8],
+            (stride, column, top, last_row): (usize, usize, isize, usize),
+            before: usize,
+            loaded: usize,
+        ) -> Self {
+            assert!(
+                column >= before && last_row * stride + column - before + loaded <= source.len(),
+                "prediction source outside its plane"
+            );
+            Rows {
+                // In bounds: `column` is below `source.len()` by the check above.
+                first_column: source[column..].as_ptr(),
+                stride,
+                top,
+                last_row: last_row as isize,
+            }
+        }
+
+        /// The first pixel of the block's row `row`.
+        #[inline(always)]
+        fn row(&self, row: isize) -> *const u8 {
+            let row = (self.top + row).clamp(0, self.last_row) as usize;
+            self.first_column.wrapping_add(row * self.stride)
+        }
+    }
+
+    /// Predicts an `N` x `N` block like [`super::sixtap`], with at least one non-zero
+    /// fraction, from the rows `rows` (stride, first column, top row, last row) of `source`
+    /// describe (see [`Rows`]).
     ///
-    /// Panics unless `source` holds every byte the kernels load: the rows from two above to
-    /// three below the block (when filtering vertically), each from two pixels before the
-    /// block for 24 bytes (16-wide) or 16 bytes (8 and 4 wide) when filtering horizontally,
-    /// else the block's own `N` pixels.
+    /// Panics unless every row of `source` up to the last holds the bytes the kernels load:
+    /// from two pixels before the block for 24 bytes (16-wide) or 16 bytes (8 and 4 wide)
+    /// when filtering horizontally, else the block's own `N` pixels.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -550,8 +611,7 @@ mod sixtap_vector {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn predict<const N: usize>(
         source: &[u8],
-        stride: usize,
-        origin: usize,
+        rows: (usize, usize, isize, usize),
         fraction_x: usize,
         fraction_y: usize,
         out: &mut [u8],
@@ -562,19 +622,12 @@ mod sixtap_vector {
             out.len() >= (N - 1) * out_stride + N,
             "prediction output too short"
         );
-        let (rows_above, rows_below) = if fraction_y == 0 { (0, 0) } else { (2, 3) };
-        let (columns_before, loaded) = match (fraction_x, N) {
+        let (before, loaded) = match (fraction_x, N) {
             (0, _) => (0, N),
             (_, 16) => (2, 24),
             _ => (2, 16),
         };
-        let first = (origin.checked_sub(rows_above * stride + columns_before))
-            .expect("prediction source starts before its plane");
-        assert!(
-            first + (rows_above + N - 1 + rows_below) * stride + loaded <= source.len(),
-            "prediction source ends after its plane"
-        );
-        let block = source.as_ptr().add(origin);
+        let block = Rows::new(source, rows, before, loaded);
         let out = out.as_mut_ptr();
         let horizontal = TapPairs::new(fraction_x);
         let vertical = TapPairs::new(fraction_y);
@@ -582,55 +635,27 @@ mod sixtap_vector {
         let six_vertical = fraction_y % 2 == 0;
         match (fraction_x != 0, fraction_y != 0) {
             (true, false) if six_horizontal => {
-                horizontal_only::<N, true>(block, stride, &horizontal, out, out_stride)
+                horizontal_only::<N, true>(block, &horizontal, out, out_stride)
             }
-            (true, false) => {
-                horizontal_only::<N, false>(block, stride, &horizontal, out, out_stride)
+            (true, false) => horizontal_only::<N, false>(block, &horizontal, out, out_stride),
+            (false, _) if six_vertical => {
+                two_pass::<N, false, false, true>(block, &horizontal, &vertical, out, out_stride)
             }
-            (false, _) if six_vertical => two_pass::<N, false, false, true>(
-                block,
-                stride,
-                &horizontal,
-                &vertical,
-                out,
-                out_stride,
-            ),
-            (false, _) => two_pass::<N, false, false, false>(
-                block,
-                stride,
-                &horizontal,
-                &vertical,
-                out,
-                out_stride,
-            ),
+            (false, _) => {
+                two_pass::<N, false, false, false>(block, &horizontal, &vertical, out, out_stride)
+            }
             (true, true) => match (six_horizontal, six_vertical) {
-                (true, true) => two_pass::<N, true, true, true>(
-                    block,
-                    stride,
-                    &horizontal,
-                    &vertical,
-                    out,
-                    out_stride,
-                ),
-                (true, false) => two_pass::<N, true, true, false>(
-                    block,
-                    stride,
-                    &horizontal,
-                    &vertical,
-                    out,
-                    out_stride,
-                ),
-                (false, true) => two_pass::<N, true, false, true>(
-                    block,
-                    stride,
-                    &horizontal,
-                    &vertical,
-                    out,
-                    out_stride,
-                ),
+                (true, true) => {
+                    two_pass::<N, true, true, true>(block, &horizontal, &vertical, out, out_stride)
+                }
+                (true, false) => {
+                    two_pass::<N, true, true, false>(block, &horizontal, &vertical, out, out_stride)
+                }
+                (false, true) => {
+                    two_pass::<N, true, false, true>(block, &horizontal, &vertical, out, out_stride)
+                }
                 (false, false) => two_pass::<N, true, false, false>(
                     block,
-                    stride,
                     &horizontal,
                     &vertical,
                     out,
@@ -640,16 +665,15 @@ mod sixtap_vector {
         }
     }
 
-    /// Copies the `N` x `N` block at `source[origin]` (rows `stride` apart) to `out` (rows
-    /// `out_stride` apart): the prediction of a whole-pixel mv.
+    /// Copies the `N` x `N` block the rows `rows` of `source` describe ([`Rows`]) to `out`
+    /// (rows `out_stride` apart): the prediction of a whole-pixel mv.
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn copy<const N: usize>(
         source: &[u8],
-        stride: usize,
-        origin: usize,
+        rows: (usize, usize, isize, usize),
         out: &mut [u8],
         out_stride: usize,
     ) {
@@ -657,14 +681,10 @@ mod sixtap_vector {
             out.len() >= (N - 1) * out_stride + N,
             "prediction output too short"
         );
-        assert!(
-            origin + (N - 1) * stride + N <= source.len(),
-            "prediction source ends after its plane"
-        );
-        let block = source.as_ptr().add(origin);
+        let block = Rows::new(source, rows, 0, N);
         let out = out.as_mut_ptr();
         for row in 0..N {
-            let (from, to) = (block.add(row * stride), out.add(row * out_stride));
+            let (from, to) = (block.row(row as isize), out.add(row * out_stride));
             match N {
                 16 => _mm_storeu_si128(to.cast(), _mm_loadu_si128(from.cast())),
                 8 => _mm_storel_epi64(to.cast(), _mm_loadl_epi64(from.cast())),
@@ -675,18 +695,17 @@ mod sixtap_vector {
         }
     }
 
-    /// The horizontal filter alone on the `N` rows from `block`.
+    /// The horizontal filter alone on the block's `N` rows.
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn horizontal_only<const N: usize, const SIX: bool>(
-        block: *const u8,
-        stride: usize,
+        block: Rows,
         taps: &TapPairs,
         out: *mut u8,
         out_stride: usize,
     ) {
         for row in 0..N {
-            let source = block.add(row * stride).sub(2);
+            let source = block.row(row as isize).sub(2);
             let destination = out.add(row * out_stride);
             if N == 16 {
                 store_row16(filtered_row16::<SIX>(source, taps), destination);
@@ -784,14 +803,13 @@ mod sixtap_vector {
         const SIX_HORIZONTAL: bool,
         const SIX_VERTICAL: bool,
     >(
-        block: *const u8,
-        stride: usize,
+        block: Rows,
         horizontal: &TapPairs,
         vertical: &TapPairs,
         out: *mut u8,
         out_stride: usize,
     ) {
-        let source_row = |row: isize| block.offset(row * stride as isize);
+        let source_row = |row: isize| block.row(row);
         if N == 16 {
             let load = |row: isize| {
                 if HORIZONTAL {
