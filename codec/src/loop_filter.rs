@@ -965,37 +965,31 @@ mod normal_vector {
         rows
     }
 
-    /// Filters the edge between columns at `position` (its first q0 pixel) over 16 rows,
-    /// `first_rows` from `first` and the rest from `second` (the same plane, or U then V).
+    /// Filters the edge between columns whose first q0 pixels are at `top` (lines 0-7) and
+    /// `bottom` (lines 8-15), lines `stride` apart: the two halves of a luma edge, or the U
+    /// and V edges of chroma.
     ///
     /// # Safety
-    /// The CPU must support AVX2; for each line, the eight bytes from four before its
-    /// position must lie inside its slice (checked by the callers).
+    /// The CPU must support AVX2; for each line, the eight bytes from four before its first
+    /// q0 pixel must lie inside its slice (checked by the callers).
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn vertical_edge<const MACROBLOCK_EDGE: bool>(
-        first: *mut u8,
-        second: *mut u8,
-        first_rows: usize,
+        top: *mut u8,
+        bottom: *mut u8,
         stride: usize,
         limits: &VectorLimits,
     ) {
         let line = |row: usize| {
-            if row < first_rows {
-                first.add(row * stride).sub(4)
-            } else {
-                second.add((row - first_rows) * stride).sub(4)
-            }
+            let base = if row < 8 { top } else { bottom };
+            base.add((row % 8) * stride).sub(4)
         };
         let rows: [__m128i; 16] = std::array::from_fn(|row| _mm_loadl_epi64(line(row).cast()));
         let mut lanes = rows_to_lanes(&rows);
         filter::<MACROBLOCK_EDGE>(&mut lanes, limits);
         for (pair, vector) in lanes_to_rows(&lanes).into_iter().enumerate() {
             _mm_storel_epi64(line(2 * pair).cast(), vector);
-            _mm_storel_epi64(
-                line(2 * pair + 1).cast(),
-                _mm_unpackhi_epi64(vector, vector),
-            );
+            _mm_storel_epi64(line(2 * pair + 1).cast(), _mm_unpackhi_epi64(vector, vector));
         }
     }
 
@@ -1077,11 +1071,12 @@ mod normal_vector {
         let block = luma.as_mut_ptr().add(origin);
         let stride = luma_stride;
         if left {
-            vertical_edge::<true>(block, block, 16, stride, limits);
+            vertical_edge::<true>(block, block.add(8 * stride), stride, limits);
         }
         if inner {
             for offset in [4, 8, 12] {
-                vertical_edge::<false>(block.add(offset), block.add(offset), 16, stride, limits);
+                let edge = block.add(offset);
+                vertical_edge::<false>(edge, edge.add(8 * stride), stride, limits);
             }
         }
         if top {
@@ -1099,10 +1094,10 @@ mod normal_vector {
         let (u, v) = (u.as_mut_ptr().add(origin), v.as_mut_ptr().add(origin));
         let stride = chroma_stride;
         if left {
-            vertical_edge::<true>(u, v, 8, stride, limits);
+            vertical_edge::<true>(u, v, stride, limits);
         }
         if inner {
-            vertical_edge::<false>(u.add(4), v.add(4), 8, stride, limits);
+            vertical_edge::<false>(u.add(4), v.add(4), stride, limits);
         }
         if top {
             horizontal_edge::<true>(u, Some(v), stride, limits);
