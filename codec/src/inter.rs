@@ -683,8 +683,15 @@ mod sixtap_vector {
         );
         let block = Rows::new(source, rows, 0, N);
         let out = out.as_mut_ptr();
+        let rows_inside = block.top >= 0 && block.top + N as isize - 1 <= block.last_row;
+        let first = block.row(0);
         for row in 0..N {
-            let (from, to) = (block.row(row as isize), out.add(row * out_stride));
+            let from = if rows_inside {
+                first.add(row * block.stride)
+            } else {
+                block.row(row as isize)
+            };
+            let to = out.add(row * out_stride);
             match N {
                 16 => _mm_storeu_si128(to.cast(), _mm_loadu_si128(from.cast())),
                 8 => _mm_storel_epi64(to.cast(), _mm_loadl_epi64(from.cast())),
