@@ -408,11 +408,11 @@ fn sixtap<const N: usize>(
 /// adjacent products summed in 16 bits with saturation), on pairs of taps chosen so that no
 /// pair can saturate: taps 1 and 2 (at most 123 and at least -16, so a pair sum lies within
 /// -16 * 255 ..= 123 * 255), taps 3 and 4 (the same by symmetry) and the non-negative outer
-/// taps 0 and 5 (at most 3 each). Summing the three pairs, then the rounding 64: the first
-/// sum of two pairs is at least -32 * 255 and only saturates upward; later terms are never
-/// negative, so a saturated sum means a true sum of at least 32767, which rounds to 255 like
-/// the saturated one. Shifting right by 7 and packing with unsigned saturation then gives
-/// exactly the portable code's clamped result. The centre tap 128 of fraction 0 would not fit
+/// taps 0 and 5 (at most 3 each). Summing the three pairs: the first sum of two pairs is at
+/// least -32 * 255 and only saturates upward; the outer pair is never negative, so a
+/// saturated sum means a true sum of at least 32767, which rounds to 255 like the saturated
+/// one. Rounding, shifting right by 7 and packing with unsigned saturation then gives exactly
+/// the portable code's clamped result. The centre tap 128 of fraction 0 would not fit
 /// a signed byte, but fraction 0 is never filtered. Odd fractions have zero outer taps and
 /// skip them (and, vertically, the two rows they would read).
 #[cfg(target_arch = "x86_64")]
@@ -467,7 +467,9 @@ mod sixtap_vector {
         }
     }
 
-    /// The rounded, shifted sum of the three pair products (see the module notes).
+    /// The rounded, shifted sum of the three pair products (see the module notes):
+    /// `(sum + 64) >> 7` in one rounding multiply by 256, `((sum * 256 >> 14) + 1) >> 1`,
+    /// which is the same without saturating.
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn round256(inner_low: __m256i, inner_high: __m256i, outer: Option<__m256i>) -> __m256i {
@@ -475,7 +477,7 @@ mod sixtap_vector {
         if let Some(outer) = outer {
             sum = _mm256_adds_epi16(sum, outer);
         }
-        _mm256_srai_epi16::<7>(_mm256_adds_epi16(sum, _mm256_set1_epi16(64)))
+        _mm256_mulhrs_epi16(sum, _mm256_set1_epi16(256))
     }
 
     /// [`round256`] on 128-bit registers.
@@ -486,7 +488,7 @@ mod sixtap_vector {
         if let Some(outer) = outer {
             sum = _mm_adds_epi16(sum, outer);
         }
-        _mm_srai_epi16::<7>(_mm_adds_epi16(sum, _mm_set1_epi16(64)))
+        _mm_mulhrs_epi16(sum, _mm_set1_epi16(256))
     }
 
     /// Horizontal filter of `pixels`, each 128-bit lane holding the pixels from two before its
