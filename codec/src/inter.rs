@@ -725,6 +725,88 @@ mod sixtap_vector {
         }
     }
 
+    /// Source rows `row` and `row + 1` of an 8-wide block, filtered horizontally when
+    /// `HORIZONTAL`: the first in the low 64 bits of the low 128-bit lane, the second in the
+    /// low 64 bits of the high lane.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn row_pair8<const HORIZONTAL: bool, const SIX: bool>(
+        block: &Rows,
+        row: isize,
+        taps: &TapPairs,
+    ) -> __m256i {
+        if HORIZONTAL {
+            let first = _mm_loadu_si128(block.row(row).sub(2).cast());
+            let second = _mm_loadu_si128(block.row(row + 1).sub(2).cast());
+            let pixels = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(first), second);
+            let filtered = horizontal_lanes::<SIX>(pixels, taps);
+            _mm256_packus_epi16(filtered, filtered)
+        } else {
+            let first = _mm_loadl_epi64(block.row(row).cast());
+            let second = _mm_loadl_epi64(block.row(row + 1).cast());
+            _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(first), second)
+        }
+    }
+
+    /// [`two_pass`] for 8-wide blocks, two rows per 256-bit register: `pairs[m]` holds
+    /// source rows `first + m` and `first + m + 1` (`first` the topmost row the vertical
+    /// taps read); the even ones are loaded (and filtered), the odd ones recombined from
+    /// their neighbours. Output rows `r` and `r + 1` come out together. The pair past the
+    /// last needed row reads one row more, which [`Rows`] keeps inside the source.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn two_pass8<
+        const HORIZONTAL: bool,
+        const SIX_HORIZONTAL: bool,
+        const SIX_VERTICAL: bool,
+    >(
+        block: Rows,
+        horizontal: &TapPairs,
+        vertical: &TapPairs,
+        out: *mut u8,
+        out_stride: usize,
+    ) {
+        let (first, count) = if SIX_VERTICAL { (-2, 13) } else { (-1, 11) };
+        let mut pairs = [_mm256_setzero_si256(); 13];
+        for m in (0..count).step_by(2) {
+            pairs[m] =
+                row_pair8::<HORIZONTAL, SIX_HORIZONTAL>(&block, first + m as isize, horizontal);
+        }
+        for m in (1..count - 1).step_by(2) {
+            pairs[m] = _mm256_permute2x128_si256::<0x21>(pairs[m - 1], pairs[m + 1]);
+        }
+        for r in (0..8).step_by(2) {
+            // Output row `r` in the low lane, `r + 1` in the high lane.
+            let (inner_low, inner_high, outer) = if SIX_VERTICAL {
+                (
+                    _mm256_unpacklo_epi8(pairs[r + 1], pairs[r + 2]),
+                    _mm256_unpacklo_epi8(pairs[r + 3], pairs[r + 4]),
+                    Some(_mm256_unpacklo_epi8(pairs[r], pairs[r + 5])),
+                )
+            } else {
+                (
+                    _mm256_unpacklo_epi8(pairs[r], pairs[r + 1]),
+                    _mm256_unpacklo_epi8(pairs[r + 2], pairs[r + 3]),
+                    None,
+                )
+            };
+            let filtered = round256(
+                _mm256_maddubs_epi16(inner_low, vertical.inner_low),
+                _mm256_maddubs_epi16(inner_high, vertical.inner_high),
+                outer.map(|outer| _mm256_maddubs_epi16(outer, vertical.outer)),
+            );
+            let packed = _mm256_packus_epi16(filtered, filtered);
+            _mm_storel_epi64(
+                out.add(r * out_stride).cast(),
+                _mm256_castsi256_si128(packed),
+            );
+            _mm_storel_epi64(
+                out.add((r + 1) * out_stride).cast(),
+                _mm256_extracti128_si256::<1>(packed),
+            );
+        }
+    }
+
     /// Stores the low `N` (8 or 4) bytes of `pixels` at `out`.
     #[inline]
     #[target_feature(enable = "avx2")]
@@ -865,6 +947,10 @@ mod sixtap_vector {
                     load(row + 3)
                 };
             }
+        } else if N == 8 {
+            two_pass8::<HORIZONTAL, SIX_HORIZONTAL, SIX_VERTICAL>(
+                block, horizontal, vertical, out, out_stride,
+            );
         } else {
             let load = |row: isize| {
                 narrow_row::<N, HORIZONTAL, SIX_HORIZONTAL>(source_row(row), horizontal)
