@@ -408,11 +408,11 @@ fn sixtap<const N: usize>(
 /// adjacent products summed in 16 bits with saturation), on pairs of taps chosen so that no
 /// pair can saturate: taps 1 and 2 (at most 123 and at least -16, so a pair sum lies within
 /// -16 * 255 ..= 123 * 255), taps 3 and 4 (the same by symmetry) and the non-negative outer
-/// taps 0 and 5 (at most 3 each). Summing the three pairs, then the rounding 64: the first
-/// sum of two pairs is at least -32 * 255 and only saturates upward; later terms are never
-/// negative, so a saturated sum means a true sum of at least 32767, which rounds to 255 like
-/// the saturated one. Shifting right by 7 and packing with unsigned saturation then gives
-/// exactly the portable code's clamped result. The centre tap 128 of fraction 0 would not fit
+/// taps 0 and 5 (at most 3 each). Summing the three pairs: the first sum of two pairs is at
+/// least -32 * 255 and only saturates upward; the outer pair is never negative, so a
+/// saturated sum means a true sum of at least 32767, which rounds to 255 like the saturated
+/// one. Rounding, shifting right by 7 and packing with unsigned saturation then gives exactly
+/// the portable code's clamped result. The centre tap 128 of fraction 0 would not fit
 /// a signed byte, but fraction 0 is never filtered. Odd fractions have zero outer taps and
 /// skip them (and, vertically, the two rows they would read).
 #[cfg(target_arch = "x86_64")]
@@ -467,7 +467,9 @@ mod sixtap_vector {
         }
     }
 
-    /// The rounded, shifted sum of the three pair products (see the module notes).
+    /// The rounded, shifted sum of the three pair products (see the module notes):
+    /// `(sum + 64) >> 7` in one rounding multiply by 256, `((sum * 256 >> 14) + 1) >> 1`,
+    /// which is the same without saturating.
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn round256(inner_low: __m256i, inner_high: __m256i, outer: Option<__m256i>) -> __m256i {
@@ -475,7 +477,7 @@ mod sixtap_vector {
         if let Some(outer) = outer {
             sum = _mm256_adds_epi16(sum, outer);
         }
-        _mm256_srai_epi16::<7>(_mm256_adds_epi16(sum, _mm256_set1_epi16(64)))
+        _mm256_mulhrs_epi16(sum, _mm256_set1_epi16(256))
     }
 
     /// [`round256`] on 128-bit registers.
@@ -486,7 +488,7 @@ mod sixtap_vector {
         if let Some(outer) = outer {
             sum = _mm_adds_epi16(sum, outer);
         }
-        _mm_srai_epi16::<7>(_mm_adds_epi16(sum, _mm_set1_epi16(64)))
+        _mm_mulhrs_epi16(sum, _mm_set1_epi16(256))
     }
 
     /// Horizontal filter of `pixels`, each 128-bit lane holding the pixels from two before its
@@ -683,8 +685,15 @@ mod sixtap_vector {
         );
         let block = Rows::new(source, rows, 0, N);
         let out = out.as_mut_ptr();
+        let rows_inside = block.top >= 0 && block.top + N as isize - 1 <= block.last_row;
+        let first = block.row(0);
         for row in 0..N {
-            let (from, to) = (block.row(row as isize), out.add(row * out_stride));
+            let from = if rows_inside {
+                first.add(row * block.stride)
+            } else {
+                block.row(row as isize)
+            };
+            let to = out.add(row * out_stride);
             match N {
                 16 => _mm_storeu_si128(to.cast(), _mm_loadu_si128(from.cast())),
                 8 => _mm_storel_epi64(to.cast(), _mm_loadl_epi64(from.cast())),
@@ -713,6 +722,88 @@ mod sixtap_vector {
                 let filtered = horizontal_lane::<SIX>(_mm_loadu_si128(source.cast()), taps);
                 store_narrow::<N>(_mm_packus_epi16(filtered, filtered), destination);
             }
+        }
+    }
+
+    /// Source rows `row` and `row + 1` of an 8-wide block, filtered horizontally when
+    /// `HORIZONTAL`: the first in the low 64 bits of the low 128-bit lane, the second in the
+    /// low 64 bits of the high lane.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn row_pair8<const HORIZONTAL: bool, const SIX: bool>(
+        block: &Rows,
+        row: isize,
+        taps: &TapPairs,
+    ) -> __m256i {
+        if HORIZONTAL {
+            let first = _mm_loadu_si128(block.row(row).sub(2).cast());
+            let second = _mm_loadu_si128(block.row(row + 1).sub(2).cast());
+            let pixels = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(first), second);
+            let filtered = horizontal_lanes::<SIX>(pixels, taps);
+            _mm256_packus_epi16(filtered, filtered)
+        } else {
+            let first = _mm_loadl_epi64(block.row(row).cast());
+            let second = _mm_loadl_epi64(block.row(row + 1).cast());
+            _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(first), second)
+        }
+    }
+
+    /// [`two_pass`] for 8-wide blocks, two rows per 256-bit register: `pairs[m]` holds
+    /// source rows `first + m` and `first + m + 1` (`first` the topmost row the vertical
+    /// taps read); the even ones are loaded (and filtered), the odd ones recombined from
+    /// their neighbours. Output rows `r` and `r + 1` come out together. The pair past the
+    /// last needed row reads one row more, which [`Rows`] keeps inside the source.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn two_pass8<
+        const HORIZONTAL: bool,
+        const SIX_HORIZONTAL: bool,
+        const SIX_VERTICAL: bool,
+    >(
+        block: Rows,
+        horizontal: &TapPairs,
+        vertical: &TapPairs,
+        out: *mut u8,
+        out_stride: usize,
+    ) {
+        let (first, count) = if SIX_VERTICAL { (-2, 13) } else { (-1, 11) };
+        let mut pairs = [_mm256_setzero_si256(); 13];
+        for m in (0..count).step_by(2) {
+            pairs[m] =
+                row_pair8::<HORIZONTAL, SIX_HORIZONTAL>(&block, first + m as isize, horizontal);
+        }
+        for m in (1..count - 1).step_by(2) {
+            pairs[m] = _mm256_permute2x128_si256::<0x21>(pairs[m - 1], pairs[m + 1]);
+        }
+        for r in (0..8).step_by(2) {
+            // Output row `r` in the low lane, `r + 1` in the high lane.
+            let (inner_low, inner_high, outer) = if SIX_VERTICAL {
+                (
+                    _mm256_unpacklo_epi8(pairs[r + 1], pairs[r + 2]),
+                    _mm256_unpacklo_epi8(pairs[r + 3], pairs[r + 4]),
+                    Some(_mm256_unpacklo_epi8(pairs[r], pairs[r + 5])),
+                )
+            } else {
+                (
+                    _mm256_unpacklo_epi8(pairs[r], pairs[r + 1]),
+                    _mm256_unpacklo_epi8(pairs[r + 2], pairs[r + 3]),
+                    None,
+                )
+            };
+            let filtered = round256(
+                _mm256_maddubs_epi16(inner_low, vertical.inner_low),
+                _mm256_maddubs_epi16(inner_high, vertical.inner_high),
+                outer.map(|outer| _mm256_maddubs_epi16(outer, vertical.outer)),
+            );
+            let packed = _mm256_packus_epi16(filtered, filtered);
+            _mm_storel_epi64(
+                out.add(r * out_stride).cast(),
+                _mm256_castsi256_si128(packed),
+            );
+            _mm_storel_epi64(
+                out.add((r + 1) * out_stride).cast(),
+                _mm256_extracti128_si256::<1>(packed),
+            );
         }
     }
 
@@ -856,6 +947,10 @@ mod sixtap_vector {
                     load(row + 3)
                 };
             }
+        } else if N == 8 {
+            two_pass8::<HORIZONTAL, SIX_HORIZONTAL, SIX_VERTICAL>(
+                block, horizontal, vertical, out, out_stride,
+            );
         } else {
             let load = |row: isize| {
                 narrow_row::<N, HORIZONTAL, SIX_HORIZONTAL>(source_row(row), horizontal)

@@ -749,7 +749,7 @@ fn filter_macroblock_simple(
     );
 }
 
-/// The normal loop filter on sixteen lines at once in 128-bit registers, bit-exact with
+/// The normal loop filter on sixteen lines at once in vector registers, bit-exact with
 /// [`normal_filter`].
 ///
 /// Pixels stay bytes: offset by 128 (flipping the top bit) they are the signed values the
@@ -758,17 +758,25 @@ fn filter_macroblock_simple(
 /// built by adding the clamped difference three times: once a partial sum saturates, the
 /// exact sum lies beyond the same bound). The only products, the macroblock edge's 27, 18 and
 /// 9 weights, are formed in 16-bit lanes.
+///
+/// A 256-bit register holds two edges' sixteen lines: a luma edge in the low half and the
+/// same edge of both chroma planes in the high half, so each macroblock's chroma edges ride
+/// along with its first luma edges of each kind (the planes are independent, and each keeps
+/// libvpx's edge order).
 #[cfg(target_arch = "x86_64")]
+// Index loops over fixed arrays of registers: iterator adaptors and closures here are not
+// compiled with the enclosing functions' AVX2 and would not be inlined.
+#[allow(clippy::needless_range_loop)]
 mod normal_vector {
     use super::EdgeLimits;
     use std::arch::x86_64::*;
 
     /// The thresholds of one filter level, repeated in every byte.
     pub(super) struct VectorLimits {
-        macroblock_edge: __m128i,
-        subblock_edge: __m128i,
-        interior: __m128i,
-        high_edge_variance: __m128i,
+        macroblock_edge: __m256i,
+        subblock_edge: __m256i,
+        interior: __m256i,
+        high_edge_variance: __m256i,
     }
 
     impl VectorLimits {
@@ -777,7 +785,7 @@ mod normal_vector {
         #[target_feature(enable = "avx2")]
         pub(super) unsafe fn new(limits: &EdgeLimits) -> Self {
             // Every limit fits a byte: edge limits are at most (63 + 2) * 2 + 63.
-            let byte = |value: i32| _mm_set1_epi8(value.clamp(0, 255) as u8 as i8);
+            let byte = |value: i32| _mm256_set1_epi8(value.clamp(0, 255) as u8 as i8);
             VectorLimits {
                 macroblock_edge: byte(limits.macroblock_edge),
                 subblock_edge: byte(limits.subblock_edge),
@@ -787,56 +795,63 @@ mod normal_vector {
         }
     }
 
+    /// The eight pixels across an edge (p3 p2 p1 p0 q0 q1 q2 q3), sixteen lines each.
+    type Lanes = [__m128i; 8];
+
     /// |a - b| of unsigned bytes.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn absolute_difference(a: __m128i, b: __m128i) -> __m128i {
-        _mm_or_si128(_mm_subs_epu8(a, b), _mm_subs_epu8(b, a))
+    unsafe fn absolute_difference(a: __m256i, b: __m256i) -> __m256i {
+        _mm256_or_si256(_mm256_subs_epu8(a, b), _mm256_subs_epu8(b, a))
     }
 
     /// All ones in the bytes where `value <= limit` (unsigned).
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn at_most(value: __m128i, limit: __m128i) -> __m128i {
-        _mm_cmpeq_epi8(_mm_subs_epu8(value, limit), _mm_setzero_si128())
+    unsafe fn at_most(value: __m256i, limit: __m256i) -> __m256i {
+        _mm256_cmpeq_epi8(_mm256_subs_epu8(value, limit), _mm256_setzero_si256())
     }
 
     /// Signed bytes shifted right arithmetically by `SHIFT` (1 or 3): the unsigned shift of
     /// the value offset by 128, less 128 >> `SHIFT`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn shift_right_signed<const SHIFT: i32>(value: __m128i) -> __m128i {
-        let offset = _mm_xor_si128(value, _mm_set1_epi8(-128));
-        let shifted = _mm_and_si128(
-            _mm_srli_epi16::<SHIFT>(offset),
-            _mm_set1_epi8((0xff_u8 >> SHIFT) as i8),
+    unsafe fn shift_right_signed<const SHIFT: i32>(value: __m256i) -> __m256i {
+        let offset = _mm256_xor_si256(value, _mm256_set1_epi8(-128));
+        let shifted = _mm256_and_si256(
+            _mm256_srli_epi16::<SHIFT>(offset),
+            _mm256_set1_epi8((0xff_u8 >> SHIFT) as i8),
         );
-        _mm_sub_epi8(shifted, _mm_set1_epi8((128 >> SHIFT) as i8))
+        _mm256_sub_epi8(shifted, _mm256_set1_epi8((128 >> SHIFT) as i8))
     }
 
-    /// `(weight * value + 63) >> 7` of signed bytes, back in signed bytes (it always fits).
+    /// `(weight * value + 63) >> 7` of signed 16-bit values.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn weighted(value: __m256i, weight: i16) -> __m128i {
+    unsafe fn scale(value: __m256i, weight: i16) -> __m256i {
         let product = _mm256_mullo_epi16(value, _mm256_set1_epi16(weight));
-        let rounded = _mm256_srai_epi16::<7>(_mm256_add_epi16(product, _mm256_set1_epi16(63)));
-        _mm_packs_epi16(
-            _mm256_castsi256_si128(rounded),
-            _mm256_extracti128_si256::<1>(rounded),
-        )
+        _mm256_srai_epi16::<7>(_mm256_add_epi16(product, _mm256_set1_epi16(63)))
     }
 
-    /// The normal filter across one edge; `lanes` are p3 p2 p1 p0 q0 q1 q2 q3, sixteen
-    /// lines each.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2.
+    /// [`scale`] of signed bytes, given sign-extended as their `low` and `high` halves in
+    /// each lane, back in signed bytes (it always fits).
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn filter<const MACROBLOCK_EDGE: bool>(
-        lanes: &mut [__m128i; 8],
-        limits: &VectorLimits,
-    ) {
+    unsafe fn weighted(low: __m256i, high: __m256i, weight: i16) -> __m256i {
+        _mm256_packs_epi16(scale(low, weight), scale(high, weight))
+    }
+
+    /// Unsigned pixels as the signed values the filter works on, and back.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn flip_sign(value: __m256i) -> __m256i {
+        _mm256_xor_si256(value, _mm256_set1_epi8(-128))
+    }
+
+    /// The normal filter across two edges at once (`lanes` p3 p2 p1 p0 q0 q1 q2 q3).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn filter<const MACROBLOCK_EDGE: bool>(lanes: &mut [__m256i; 8], limits: &VectorLimits) {
         let [p3, p2, p1, p0, q0, q1, q2, q3] = *lanes;
         let edge_limit = if MACROBLOCK_EDGE {
             limits.macroblock_edge
@@ -844,70 +859,106 @@ mod normal_vector {
             limits.subblock_edge
         };
         // |p0 - q0| * 2 + |p1 - q1| / 2 saturates at 255, above every edge limit.
-        let across = _mm_adds_epu8(
-            _mm_adds_epu8(absolute_difference(p0, q0), absolute_difference(p0, q0)),
-            _mm_and_si128(
-                _mm_srli_epi16::<1>(absolute_difference(p1, q1)),
-                _mm_set1_epi8(0x7f),
+        let step_size = absolute_difference(p0, q0);
+        let across = _mm256_adds_epu8(
+            _mm256_adds_epu8(step_size, step_size),
+            _mm256_and_si256(
+                _mm256_srli_epi16::<1>(absolute_difference(p1, q1)),
+                _mm256_set1_epi8(0x7f),
             ),
         );
         let inner_p = absolute_difference(p1, p0);
         let inner_q = absolute_difference(q1, q0);
-        let interior = _mm_max_epu8(
-            _mm_max_epu8(
-                _mm_max_epu8(absolute_difference(p3, p2), absolute_difference(p2, p1)),
-                _mm_max_epu8(absolute_difference(q2, q1), absolute_difference(q3, q2)),
+        let inner = _mm256_max_epu8(inner_p, inner_q);
+        let interior = _mm256_max_epu8(
+            _mm256_max_epu8(
+                _mm256_max_epu8(absolute_difference(p3, p2), absolute_difference(p2, p1)),
+                _mm256_max_epu8(absolute_difference(q2, q1), absolute_difference(q3, q2)),
             ),
-            _mm_max_epu8(inner_p, inner_q),
+            inner,
         );
-        let mask = _mm_and_si128(
+        let mask = _mm256_and_si256(
             at_most(across, edge_limit),
             at_most(interior, limits.interior),
         );
-        let high_variance = _mm_xor_si128(
-            at_most(_mm_max_epu8(inner_p, inner_q), limits.high_edge_variance),
-            _mm_set1_epi8(-1),
+        let high_variance = _mm256_xor_si256(
+            at_most(inner, limits.high_edge_variance),
+            _mm256_set1_epi8(-1),
         );
-        let sign = _mm_set1_epi8(-128);
-        let signed = |value: __m128i| _mm_xor_si128(value, sign);
-        let (ps2, ps1, ps0) = (signed(p2), signed(p1), signed(p0));
-        let (qs0, qs1, qs2) = (signed(q0), signed(q1), signed(q2));
-        let step = _mm_subs_epi8(qs0, ps0);
-        let outer = _mm_subs_epi8(ps1, qs1);
+        let (ps2, ps1, ps0) = (flip_sign(p2), flip_sign(p1), flip_sign(p0));
+        let (qs0, qs1, qs2) = (flip_sign(q0), flip_sign(q1), flip_sign(q2));
+        let step = _mm256_subs_epi8(qs0, ps0);
+        let outer = _mm256_subs_epi8(ps1, qs1);
         let outer = if MACROBLOCK_EDGE {
             outer
         } else {
-            _mm_and_si128(outer, high_variance)
+            _mm256_and_si256(outer, high_variance)
         };
-        let filter = _mm_adds_epi8(_mm_adds_epi8(_mm_adds_epi8(outer, step), step), step);
-        let filter = _mm_and_si128(filter, mask);
+        let filter = _mm256_adds_epi8(_mm256_adds_epi8(_mm256_adds_epi8(outer, step), step), step);
+        let filter = _mm256_and_si256(filter, mask);
         if MACROBLOCK_EDGE {
-            let sharp = _mm_and_si128(filter, high_variance);
-            let filter1 = shift_right_signed::<3>(_mm_adds_epi8(sharp, _mm_set1_epi8(4)));
-            let filter2 = shift_right_signed::<3>(_mm_adds_epi8(sharp, _mm_set1_epi8(3)));
-            let qs0 = _mm_subs_epi8(qs0, filter1);
-            let ps0 = _mm_adds_epi8(ps0, filter2);
-            let smooth = _mm256_cvtepi8_epi16(_mm_andnot_si128(high_variance, filter));
-            let a0 = weighted(smooth, 27);
-            let a1 = weighted(smooth, 18);
-            let a2 = weighted(smooth, 9);
-            lanes[1] = signed(_mm_adds_epi8(ps2, a2));
-            lanes[2] = signed(_mm_adds_epi8(ps1, a1));
-            lanes[3] = signed(_mm_adds_epi8(ps0, a0));
-            lanes[4] = signed(_mm_subs_epi8(qs0, a0));
-            lanes[5] = signed(_mm_subs_epi8(qs1, a1));
-            lanes[6] = signed(_mm_subs_epi8(qs2, a2));
+            let sharp = _mm256_and_si256(filter, high_variance);
+            let filter1 = shift_right_signed::<3>(_mm256_adds_epi8(sharp, _mm256_set1_epi8(4)));
+            let filter2 = shift_right_signed::<3>(_mm256_adds_epi8(sharp, _mm256_set1_epi8(3)));
+            let qs0 = _mm256_subs_epi8(qs0, filter1);
+            let ps0 = _mm256_adds_epi8(ps0, filter2);
+            let smooth = _mm256_andnot_si256(high_variance, filter);
+            // Sign-extended to 16 bits: each byte in the high half of a 16-bit unit.
+            let low = _mm256_srai_epi16::<8>(_mm256_unpacklo_epi8(smooth, smooth));
+            let high = _mm256_srai_epi16::<8>(_mm256_unpackhi_epi8(smooth, smooth));
+            let a0 = weighted(low, high, 27);
+            let a1 = weighted(low, high, 18);
+            let a2 = weighted(low, high, 9);
+            lanes[1] = flip_sign(_mm256_adds_epi8(ps2, a2));
+            lanes[2] = flip_sign(_mm256_adds_epi8(ps1, a1));
+            lanes[3] = flip_sign(_mm256_adds_epi8(ps0, a0));
+            lanes[4] = flip_sign(_mm256_subs_epi8(qs0, a0));
+            lanes[5] = flip_sign(_mm256_subs_epi8(qs1, a1));
+            lanes[6] = flip_sign(_mm256_subs_epi8(qs2, a2));
         } else {
-            let filter1 = shift_right_signed::<3>(_mm_adds_epi8(filter, _mm_set1_epi8(4)));
-            let filter2 = shift_right_signed::<3>(_mm_adds_epi8(filter, _mm_set1_epi8(3)));
-            let adjust = _mm_andnot_si128(
+            let filter1 = shift_right_signed::<3>(_mm256_adds_epi8(filter, _mm256_set1_epi8(4)));
+            let filter2 = shift_right_signed::<3>(_mm256_adds_epi8(filter, _mm256_set1_epi8(3)));
+            let adjust = _mm256_andnot_si256(
                 high_variance,
-                shift_right_signed::<1>(_mm_adds_epi8(filter1, _mm_set1_epi8(1))),
+                shift_right_signed::<1>(_mm256_adds_epi8(filter1, _mm256_set1_epi8(1))),
             );
-            lanes[2] = signed(_mm_adds_epi8(ps1, adjust));
-            lanes[3] = signed(_mm_adds_epi8(ps0, filter2));
-            lanes[4] = signed(_mm_subs_epi8(qs0, filter1));
-            lanes[5] = signed(_mm_subs_epi8(qs1, adjust));
+            lanes[2] = flip_sign(_mm256_adds_epi8(ps1, adjust));
+            lanes[3] = flip_sign(_mm256_adds_epi8(ps0, filter2));
+            lanes[4] = flip_sign(_mm256_subs_epi8(qs0, filter1));
+            lanes[5] = flip_sign(_mm256_subs_epi8(qs1, adjust));
+        }
+    }
+
+    /// Filters one edge (the other half of the registers is left over).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn filter_one<const MACROBLOCK_EDGE: bool>(lanes: &mut Lanes, limits: &VectorLimits) {
+        let mut wide = [_mm256_setzero_si256(); 8];
+        for k in 0..8 {
+            wide[k] = _mm256_castsi128_si256(lanes[k]);
+        }
+        filter::<MACROBLOCK_EDGE>(&mut wide, limits);
+        for k in 1..7 {
+            lanes[k] = _mm256_castsi256_si128(wide[k]);
+        }
+    }
+
+    /// Filters two independent edges at once.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn filter_two<const MACROBLOCK_EDGE: bool>(
+        first: &mut Lanes,
+        second: &mut Lanes,
+        limits: &VectorLimits,
+    ) {
+        let mut wide = [_mm256_setzero_si256(); 8];
+        for k in 0..8 {
+            wide[k] = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(first[k]), second[k]);
+        }
+        filter::<MACROBLOCK_EDGE>(&mut wide, limits);
+        for k in 1..7 {
+            first[k] = _mm256_castsi256_si128(wide[k]);
+            second[k] = _mm256_extracti128_si256::<1>(wide[k]);
         }
     }
 
@@ -915,18 +966,22 @@ mod normal_vector {
     /// sixteen: register `k` holds column `k` of every row.
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn rows_to_lanes(rows: &[__m128i; 16]) -> [__m128i; 8] {
+    unsafe fn rows_to_lanes(rows: &[__m128i; 16]) -> Lanes {
         // Rows 2j and 2j+1 interleaved: 16-bit unit c holds column c of both.
-        let pairs: [__m128i; 8] =
-            std::array::from_fn(|j| _mm_unpacklo_epi8(rows[2 * j], rows[2 * j + 1]));
+        let mut pairs = [_mm_setzero_si128(); 8];
+        for j in 0..8 {
+            pairs[j] = _mm_unpacklo_epi8(rows[2 * j], rows[2 * j + 1]);
+        }
         // Four rows per 32-bit unit, for columns 0-3 (low) and 4-7 (high).
-        let quads_low: [__m128i; 4] =
-            std::array::from_fn(|g| _mm_unpacklo_epi16(pairs[2 * g], pairs[2 * g + 1]));
-        let quads_high: [__m128i; 4] =
-            std::array::from_fn(|g| _mm_unpackhi_epi16(pairs[2 * g], pairs[2 * g + 1]));
+        let mut quads_low = [_mm_setzero_si128(); 4];
+        let mut quads_high = [_mm_setzero_si128(); 4];
+        for g in 0..4 {
+            quads_low[g] = _mm_unpacklo_epi16(pairs[2 * g], pairs[2 * g + 1]);
+            quads_high[g] = _mm_unpackhi_epi16(pairs[2 * g], pairs[2 * g + 1]);
+        }
         // Eight rows per 64-bit unit: [rows 0-7 | rows 8-15] x column pairs.
         let mut lanes = [_mm_setzero_si128(); 8];
-        for (half_columns, quads) in [quads_low, quads_high].iter().enumerate() {
+        for (half_columns, quads) in [quads_low, quads_high].into_iter().enumerate() {
             let top_even = _mm_unpacklo_epi32(quads[0], quads[1]);
             let top_odd = _mm_unpackhi_epi32(quads[0], quads[1]);
             let bottom_even = _mm_unpacklo_epi32(quads[2], quads[3]);
@@ -944,14 +999,16 @@ mod normal_vector {
     /// of eight bytes, two rows per register (row `2r` low, `2r + 1` high).
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn lanes_to_rows(lanes: &[__m128i; 8]) -> [__m128i; 8] {
+    unsafe fn lanes_to_rows(lanes: &Lanes) -> [__m128i; 8] {
         // Columns 2j and 2j+1 interleaved: rows 0-7 (low) and 8-15 (high).
-        let low: [__m128i; 4] =
-            std::array::from_fn(|j| _mm_unpacklo_epi8(lanes[2 * j], lanes[2 * j + 1]));
-        let high: [__m128i; 4] =
-            std::array::from_fn(|j| _mm_unpackhi_epi8(lanes[2 * j], lanes[2 * j + 1]));
+        let mut low = [_mm_setzero_si128(); 4];
+        let mut high = [_mm_setzero_si128(); 4];
+        for j in 0..4 {
+            low[j] = _mm_unpacklo_epi8(lanes[2 * j], lanes[2 * j + 1]);
+            high[j] = _mm_unpackhi_epi8(lanes[2 * j], lanes[2 * j + 1]);
+        }
         let mut rows = [_mm_setzero_si128(); 8];
-        for (half, units) in [low, high].iter().enumerate() {
+        for (half, units) in [low, high].into_iter().enumerate() {
             // Columns 0-3 and 4-7 of rows 0-3 and 4-7 (32-bit units per row).
             let left_top = _mm_unpacklo_epi16(units[0], units[1]);
             let left_bottom = _mm_unpackhi_epi16(units[0], units[1]);
@@ -965,70 +1022,107 @@ mod normal_vector {
         rows
     }
 
-    /// Filters the edge between columns whose first q0 pixels are at `top` (lines 0-7) and
-    /// `bottom` (lines 8-15), lines `stride` apart: the two halves of a luma edge, or the U
-    /// and V edges of chroma.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2; for each line, the eight bytes from four before its first
-    /// q0 pixel must lie inside its slice (checked by the callers).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn vertical_edge<const MACROBLOCK_EDGE: bool>(
+    /// One edge's sixteen lines in memory: either the lines across a vertical edge (between
+    /// columns) or the rows around a horizontal one, the first eight lines from `top` and
+    /// the last eight from `bottom` (the two halves of a luma edge, or the U and V edges of
+    /// chroma; a horizontal luma edge has its sixteen columns at `top`, and `bottom` unused).
+    #[derive(Clone, Copy)]
+    struct Edge {
         top: *mut u8,
         bottom: *mut u8,
         stride: usize,
-        limits: &VectorLimits,
-    ) {
-        let line = |row: usize| {
-            let base = if row < 8 { top } else { bottom };
-            base.add((row % 8) * stride).sub(4)
-        };
-        let rows: [__m128i; 16] = std::array::from_fn(|row| _mm_loadl_epi64(line(row).cast()));
-        let mut lanes = rows_to_lanes(&rows);
-        filter::<MACROBLOCK_EDGE>(&mut lanes, limits);
-        for (pair, vector) in lanes_to_rows(&lanes).into_iter().enumerate() {
-            _mm_storel_epi64(line(2 * pair).cast(), vector);
-            _mm_storel_epi64(line(2 * pair + 1).cast(), _mm_unpackhi_epi64(vector, vector));
-        }
     }
 
-    /// Filters the edge between rows at `position` over sixteen columns: from one plane
-    /// (`second` is `None`) or eight from each of two.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2; the rows from four above to four below the edge, 16 bytes
-    /// (8 per plane with two planes) from `first` (and `second`), must lie inside their
-    /// slices (checked by the callers).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn horizontal_edge<const MACROBLOCK_EDGE: bool>(
-        first: *mut u8,
-        second: Option<*mut u8>,
-        stride: usize,
-        limits: &VectorLimits,
-    ) {
-        let row = |base: *mut u8, k: usize| base.add(k * stride).sub(4 * stride);
-        let mut lanes: [__m128i; 8] = std::array::from_fn(|k| match second {
-            None => _mm_loadu_si128(row(first, k).cast()),
-            Some(second) => _mm_unpacklo_epi64(
-                _mm_loadl_epi64(row(first, k).cast()),
-                _mm_loadl_epi64(row(second, k).cast()),
-            ),
-        });
-        filter::<MACROBLOCK_EDGE>(&mut lanes, limits);
-        for (k, &vector) in lanes.iter().enumerate().take(7).skip(1) {
-            match second {
-                None => _mm_storeu_si128(row(first, k).cast(), vector),
-                Some(second) => {
-                    _mm_storel_epi64(row(first, k).cast(), vector);
-                    _mm_storel_epi64(row(second, k).cast(), _mm_unpackhi_epi64(vector, vector));
-                }
+    impl Edge {
+        /// The first pixel of the eight read on line `line` of a vertical edge.
+        #[inline(always)]
+        unsafe fn vertical_line(&self, line: usize) -> *mut u8 {
+            let base = if line < 8 { self.top } else { self.bottom };
+            base.add((line % 8) * self.stride).sub(4)
+        }
+
+        /// Row `k` (0-7, p3 to q3) of a horizontal edge from `base`.
+        #[inline(always)]
+        unsafe fn horizontal_row(&self, base: *mut u8, k: usize) -> *mut u8 {
+            base.add(k * self.stride).sub(4 * self.stride)
+        }
+
+        /// Loads a vertical edge (transposed to lanes).
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn load_vertical(&self) -> Lanes {
+            let mut rows = [_mm_setzero_si128(); 16];
+            for line in 0..16 {
+                rows[line] = _mm_loadl_epi64(self.vertical_line(line).cast());
+            }
+            rows_to_lanes(&rows)
+        }
+
+        /// Stores a vertical edge back.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn store_vertical(&self, lanes: &Lanes) {
+            let rows = lanes_to_rows(lanes);
+            for pair in 0..8 {
+                let rows = rows[pair];
+                _mm_storel_epi64(self.vertical_line(2 * pair).cast(), rows);
+                _mm_storel_epi64(
+                    self.vertical_line(2 * pair + 1).cast(),
+                    _mm_unpackhi_epi64(rows, rows),
+                );
+            }
+        }
+
+        /// Loads a horizontal edge of sixteen luma columns.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn load_horizontal16(&self) -> Lanes {
+            let mut lanes = [_mm_setzero_si128(); 8];
+            for k in 0..8 {
+                lanes[k] = _mm_loadu_si128(self.horizontal_row(self.top, k).cast());
+            }
+            lanes
+        }
+
+        /// Stores a horizontal edge of sixteen luma columns (the six rows a filter changes).
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn store_horizontal16(&self, lanes: &Lanes) {
+            for k in 1..7 {
+                _mm_storeu_si128(self.horizontal_row(self.top, k).cast(), lanes[k]);
+            }
+        }
+
+        /// Loads a horizontal edge of eight columns from `top` and eight from `bottom`.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn load_horizontal_pair(&self) -> Lanes {
+            let mut lanes = [_mm_setzero_si128(); 8];
+            for k in 0..8 {
+                lanes[k] = _mm_unpacklo_epi64(
+                    _mm_loadl_epi64(self.horizontal_row(self.top, k).cast()),
+                    _mm_loadl_epi64(self.horizontal_row(self.bottom, k).cast()),
+                );
+            }
+            lanes
+        }
+
+        /// Stores what [`Self::load_horizontal_pair`] loaded (the six rows a filter changes).
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn store_horizontal_pair(&self, lanes: &Lanes) {
+            for k in 1..7 {
+                let lane = lanes[k];
+                _mm_storel_epi64(self.horizontal_row(self.top, k).cast(), lane);
+                _mm_storel_epi64(
+                    self.horizontal_row(self.bottom, k).cast(),
+                    _mm_unpackhi_epi64(lane, lane),
+                );
             }
         }
     }
 
-    /// The region a macroblock's edges touch in a plane: from four rows above (with a top
+    /// Checks that a macroblock's edges stay in its plane: from four rows above (with a top
     /// edge) and four columns left (with a left edge) of its `size`-pixel block at `origin`
     /// to the block's last pixel.
     fn check_region(
@@ -1047,8 +1141,9 @@ mod normal_vector {
     }
 
     /// The normal filter on every edge of one macroblock, in libvpx's order per plane (left
-    /// edge, inner vertical edges, top edge, inner horizontal edges); the chroma planes,
-    /// which share a stride, are filtered together.
+    /// edge, inner vertical edges, top edge, inner horizontal edges); each chroma edge (both
+    /// planes, which share a stride) is filtered together with the first luma edge of its
+    /// kind.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -1066,44 +1161,70 @@ mod normal_vector {
         inner: bool,
     ) {
         let (left, top) = (mb_x > 0, mb_y > 0);
-        let origin = mb_y * 16 * luma_stride + mb_x * 16;
-        check_region(luma.len(), origin, luma_stride, 16, left, top);
-        let block = luma.as_mut_ptr().add(origin);
-        let stride = luma_stride;
-        if left {
-            vertical_edge::<true>(block, block.add(8 * stride), stride, limits);
-        }
-        if inner {
-            for offset in [4, 8, 12] {
-                let edge = block.add(offset);
-                vertical_edge::<false>(edge, edge.add(8 * stride), stride, limits);
-            }
-        }
-        if top {
-            horizontal_edge::<true>(block, None, stride, limits);
-        }
-        if inner {
-            for offset in [4, 8, 12] {
-                horizontal_edge::<false>(block.add(offset * stride), None, stride, limits);
-            }
-        }
+        let luma_origin = mb_y * 16 * luma_stride + mb_x * 16;
+        check_region(luma.len(), luma_origin, luma_stride, 16, left, top);
+        let chroma_origin = mb_y * 8 * chroma_stride + mb_x * 8;
+        check_region(u.len(), chroma_origin, chroma_stride, 8, left, top);
+        check_region(v.len(), chroma_origin, chroma_stride, 8, left, top);
+        let block = luma.as_mut_ptr().add(luma_origin);
+        let (u, v) = (
+            u.as_mut_ptr().add(chroma_origin),
+            v.as_mut_ptr().add(chroma_origin),
+        );
+        let (stride, chroma_stride) = (luma_stride, chroma_stride);
+        let luma_edge = |offset: usize, bottom_offset: usize| Edge {
+            top: block.add(offset),
+            bottom: block.add(offset + bottom_offset),
+            stride,
+        };
+        let chroma_edge = |offset: usize| Edge {
+            top: u.add(offset),
+            bottom: v.add(offset),
+            stride: chroma_stride,
+        };
 
-        let origin = mb_y * 8 * chroma_stride + mb_x * 8;
-        check_region(u.len(), origin, chroma_stride, 8, left, top);
-        check_region(v.len(), origin, chroma_stride, 8, left, top);
-        let (u, v) = (u.as_mut_ptr().add(origin), v.as_mut_ptr().add(origin));
-        let stride = chroma_stride;
         if left {
-            vertical_edge::<true>(u, v, stride, limits);
+            let (luma_edge, chroma_edge) = (luma_edge(0, 8 * stride), chroma_edge(0));
+            let (mut luma, mut chroma) = (luma_edge.load_vertical(), chroma_edge.load_vertical());
+            filter_two::<true>(&mut luma, &mut chroma, limits);
+            luma_edge.store_vertical(&luma);
+            chroma_edge.store_vertical(&chroma);
         }
         if inner {
-            vertical_edge::<false>(u.add(4), v.add(4), stride, limits);
+            let (first, chroma_edge) = (luma_edge(4, 8 * stride), chroma_edge(4));
+            let (mut luma, mut chroma) = (first.load_vertical(), chroma_edge.load_vertical());
+            filter_two::<false>(&mut luma, &mut chroma, limits);
+            first.store_vertical(&luma);
+            chroma_edge.store_vertical(&chroma);
+            for offset in [8, 12] {
+                let edge = luma_edge(offset, 8 * stride);
+                let mut luma = edge.load_vertical();
+                filter_one::<false>(&mut luma, limits);
+                edge.store_vertical(&luma);
+            }
         }
         if top {
-            horizontal_edge::<true>(u, Some(v), stride, limits);
+            let (luma_edge, chroma_edge) = (luma_edge(0, 0), chroma_edge(0));
+            let mut luma = luma_edge.load_horizontal16();
+            let mut chroma = chroma_edge.load_horizontal_pair();
+            filter_two::<true>(&mut luma, &mut chroma, limits);
+            luma_edge.store_horizontal16(&luma);
+            chroma_edge.store_horizontal_pair(&chroma);
         }
         if inner {
-            horizontal_edge::<false>(u.add(4 * stride), Some(v.add(4 * stride)), stride, limits);
+            let first = luma_edge(4 * stride, 0);
+            let chroma_edge = chroma_edge(4 * chroma_stride);
+            let mut luma = first.load_horizontal16();
+            let mut chroma = chroma_edge.load_horizontal_pair();
+            filter_two::<false>(&mut luma, &mut chroma, limits);
+            first.store_horizontal16(&luma);
+            chroma_edge.store_horizontal_pair(&chroma);
+            for offset in [8, 12] {
+                let edge = luma_edge(offset * stride, 0);
+                let mut luma = edge.load_horizontal16();
+                filter_one::<false>(&mut luma, limits);
+                edge.store_horizontal16(&luma);
+            }
         }
     }
 }
