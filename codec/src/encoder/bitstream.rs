@@ -821,11 +821,12 @@ impl TokenSink for TokenPath {
 
 /// What every level magnitude costs apart from the frame's probabilities: its token class
 /// and the cost of its extra bits and sign. The same for every frame, so made once.
+#[derive(Debug)]
 struct LevelClasses {
     /// Token class of each magnitude 0..=[`MAX_LEVEL_MAGNITUDE`].
-    class: Vec<u8>,
+    class: [u8; MAX_LEVEL_MAGNITUDE + 1],
     /// Extra bits plus sign, 1/256 bit, of each magnitude.
-    fixed_cost: Vec<u32>,
+    fixed_cost: [u32; MAX_LEVEL_MAGNITUDE + 1],
     /// The tree decisions of each class.
     paths: Vec<Vec<(usize, bool)>>,
 }
@@ -834,8 +835,8 @@ fn level_classes() -> &'static LevelClasses {
     static CLASSES: std::sync::OnceLock<LevelClasses> = std::sync::OnceLock::new();
     CLASSES.get_or_init(|| {
         let mut classes = LevelClasses {
-            class: Vec::with_capacity(MAX_LEVEL_MAGNITUDE + 1),
-            fixed_cost: Vec::with_capacity(MAX_LEVEL_MAGNITUDE + 1),
+            class: [0; MAX_LEVEL_MAGNITUDE + 1],
+            fixed_cost: [0; MAX_LEVEL_MAGNITUDE + 1],
             paths: Vec::new(),
         };
         for magnitude in 0..=MAX_LEVEL_MAGNITUDE as i32 {
@@ -853,8 +854,8 @@ fn level_classes() -> &'static LevelClasses {
                     classes.paths.len() - 1
                 }
             };
-            classes.class.push(class as u8);
-            classes.fixed_cost.push(path.fixed_cost + sign);
+            classes.class[magnitude as usize] = class as u8;
+            classes.fixed_cost[magnitude as usize] = path.fixed_cost + sign;
         }
         debug_assert_eq!(classes.paths.len(), TOKEN_CLASSES);
         classes
@@ -865,6 +866,8 @@ fn level_classes() -> &'static LevelClasses {
 /// block is a table lookup per coefficient instead of a walk down the token tree.
 #[derive(Debug, Clone)]
 pub struct TokenCostTable {
+    /// What each level magnitude costs whatever the probabilities.
+    level_classes: &'static LevelClasses,
     /// By block type, band and context: the end-of-block decision's costs, [ends, continues].
     end_of_block: [[[[u32; 2]; 3]; 8]; 4],
     /// By block type, band and context: each token class's tree decisions after the
@@ -877,6 +880,7 @@ impl TokenCostTable {
     pub fn new(probabilities: &CoefficientProbabilities) -> Self {
         let level_classes = level_classes();
         let mut table = TokenCostTable {
+            level_classes,
             end_of_block: [[[[0; 2]; 3]; 8]; 4],
             classes: [[[[0; TOKEN_CLASSES]; 3]; 8]; 4],
         };
@@ -909,7 +913,7 @@ impl TokenCostTable {
         first: usize,
         context: usize,
     ) -> (u32, bool) {
-        let level_classes = level_classes();
+        let level_classes = self.level_classes;
         let end_of_block = &self.end_of_block[block_type];
         let classes = &self.classes[block_type];
         let end = levels
