@@ -9,6 +9,8 @@
 // Block and position indices address several parallel arrays at once.
 #![allow(clippy::needless_range_loop)]
 
+use std::sync::OnceLock;
+
 use super::bitstream::{
     assemble_frame, code_block_tokens, count_mv_decisions, frame_tag, mv_component_costs,
     mv_difference_fits, split_mv_neighbours, subblock_mv_context, subblock_mv_reference,
@@ -194,6 +196,35 @@ fn luma_mode_costs(key_frame: bool, probabilities: &EntropyProbabilities) -> [u3
     })
 }
 
+/// Cost in 1/256 bit of each sub-block mode by above and left mode (key frames) or of each
+/// mode in row 0 (inter frames, whose probabilities do not depend on the neighbours). Both
+/// come from fixed tables, so they are computed once.
+fn subblock_mode_costs(key_frame: bool) -> &'static [[[u32; 10]; 10]; 10] {
+    static KEY_FRAME: OnceLock<[[[u32; 10]; 10]; 10]> = OnceLock::new();
+    static INTER_FRAME: OnceLock<[[[u32; 10]; 10]; 10]> = OnceLock::new();
+    let costs = |probabilities: &dyn Fn(usize, usize) -> &'static [u8; 9]| {
+        std::array::from_fn(|above| {
+            std::array::from_fn(|left| {
+                std::array::from_fn(|mode| {
+                    tree_cost(
+                        &SUBBLOCK_MODE_TREE,
+                        probabilities(above, left),
+                        mode as i8,
+                        0,
+                    )
+                })
+            })
+        })
+    };
+    if key_frame {
+        KEY_FRAME.get_or_init(|| {
+            costs(&|above, left| &KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES[above][left])
+        })
+    } else {
+        INTER_FRAME.get_or_init(|| costs(&|_, _| &SUBBLOCK_MODE_PROBABILITIES))
+    }
+}
+
 /// Cost in 1/256 bit of each chroma mode.
 fn chroma_mode_costs(key_frame: bool, probabilities: &EntropyProbabilities) -> [u32; 4] {
     std::array::from_fn(|mode| {
@@ -236,7 +267,7 @@ struct FrameEncoder<'a> {
     /// quarter-pixel value plus [`MAX_MV_DIFFERENCE`].
     mv_costs: [Vec<u32>; 2],
     /// Cost of each sub-block mode: by above and left context on key frames, else row 0.
-    subblock_mode_costs: Box<[[[u32; 10]; 10]; 10]>,
+    subblock_mode_costs: &'static [[[u32; 10]; 10]; 10],
     chroma_mode_costs: [u32; 4],
     /// Token costs under the frame's starting probabilities.
     token_costs: TokenCostTable,
@@ -339,20 +370,7 @@ impl<'a> FrameEncoder<'a> {
         let zero_enough_sad = (ZERO_ENOUGH_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
         let mv_costs =
             std::array::from_fn(|component| mv_component_costs(&base_probabilities.mv[component]));
-        let mut subblock_mode_costs = Box::new([[[0u32; 10]; 10]; 10]);
-        for above in 0..10 {
-            for left in 0..10 {
-                let probabilities = if key_frame {
-                    &KEY_FRAME_SUBBLOCK_MODE_PROBABILITIES[above][left]
-                } else {
-                    &SUBBLOCK_MODE_PROBABILITIES
-                };
-                for mode in 0..10 {
-                    subblock_mode_costs[above][left][mode] =
-                        tree_cost(&SUBBLOCK_MODE_TREE, probabilities, mode as i8, 0);
-                }
-            }
-        }
+        let subblock_mode_costs = subblock_mode_costs(key_frame);
         FrameEncoder {
             mv_costs,
             subblock_mode_costs,
