@@ -1664,7 +1664,13 @@ pub fn encode_frame(
             codings.push(MacroblockCoding::default());
             let coding = codings.last_mut().expect("just pushed");
             encoder.code_macroblock(mb_x, mb_y, coding);
-            encoder.infos[mb_y * columns + mb_x] = coding.info;
+            // The frame codes no segment map, so a decoder keeps each macroblock's segment
+            // from the state (none after a key frame); the target state must too.
+            let index = mb_y * columns + mb_x;
+            if !settings.key_frame {
+                coding.info.segment_id = state.segment_map().get(index).copied().unwrap_or(0);
+            }
+            encoder.infos[index] = coding.info;
         }
     }
 
