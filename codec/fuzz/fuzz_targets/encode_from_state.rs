@@ -71,14 +71,20 @@ fuzz_target!(|data: &[u8]| {
     let mut bytes = vec![0u8; width * height + 2 * chroma];
     for (index, value) in bytes.iter_mut().enumerate() {
         // Smooth gradients plus the fuzzer's bytes, so prediction has something to find.
-        let seed = pixels.get(index % pixels.len().max(1)).copied().unwrap_or(0);
+        let seed = pixels
+            .get(index % pixels.len().max(1))
+            .copied()
+            .unwrap_or(0);
         *value = ((index % width) as u8).wrapping_mul(3).wrapping_add(seed);
     }
     let picture = Picture::from_i420(width, height, &bytes).expect("a well-formed picture");
     let frame = encode(state, &picture, &params).expect("valid parameters encode");
     let (decoded_state, decoded_picture) =
         codec::decode(state, &frame.bytes).expect("our own frame decodes");
-    assert!(decoded_state == frame.target, "target state differs from the decoder's");
+    assert!(
+        decoded_state == frame.target,
+        "target state differs from the decoder's"
+    );
     assert_eq!(frame.source, state.id());
     assert_eq!(decoded_picture.as_ref(), Some(&frame.picture));
 });
