@@ -600,8 +600,8 @@ mod sixtap_vector {
     }
 
     /// Predicts an `N` x `N` block like [`super::sixtap`], with at least one non-zero
-    /// fraction, from the rows `rows` (stride, first column, top row, last row) of `source`
-    /// describe (see [`Rows`]).
+    /// fraction, reading `source` through `rows` (stride, first column, top row, last row:
+    /// see [`Rows`]).
     ///
     /// Panics unless every row of `source` up to the last holds the bytes the kernels load:
     /// from two pixels before the block for 24 bytes (16-wide) or 16 bytes (8 and 4 wide)
@@ -667,8 +667,8 @@ mod sixtap_vector {
         }
     }
 
-    /// Copies the `N` x `N` block the rows `rows` of `source` describe ([`Rows`]) to `out`
-    /// (rows `out_stride` apart): the prediction of a whole-pixel mv.
+    /// Copies the `N` x `N` block read from `source` through `rows` (see [`predict`]) to
+    /// `out` (rows `out_stride` apart): the prediction of a whole-pixel mv.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -725,9 +725,9 @@ mod sixtap_vector {
         }
     }
 
-    /// Source rows `row` and `row + 1` of an 8-wide block, filtered horizontally when
-    /// `HORIZONTAL`: the first in the low 64 bits of the low 128-bit lane, the second in the
-    /// low 64 bits of the high lane.
+    /// Source rows `row` and `row + 1` of an 8- or 4-wide block (eight pixels each),
+    /// filtered horizontally when `HORIZONTAL`: the first in the low 64 bits of the low
+    /// 128-bit lane, the second in the low 64 bits of the high lane.
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn row_pair8<const HORIZONTAL: bool, const SIX: bool>(
@@ -748,10 +748,10 @@ mod sixtap_vector {
         }
     }
 
-    /// [`two_pass`] for 8- and 4-wide blocks (`N`), two rows per 256-bit register: `pairs[m]` holds
-    /// source rows `first + m` and `first + m + 1` (`first` the topmost row the vertical
-    /// taps read); the even ones are loaded (and filtered), the odd ones recombined from
-    /// their neighbours. Output rows `r` and `r + 1` come out together. The pair past the
+    /// [`two_pass`] for 8- and 4-wide blocks (`N`), two rows per 256-bit register:
+    /// `pairs[m]` holds source rows `first + m` and `first + m + 1` (`first` the topmost row
+    /// the vertical taps read); the even ones are loaded (and filtered), the odd ones
+    /// recombined from their neighbours. Output rows `r` and `r + 1` come out together. The pair past the
     /// last needed row reads one row more, which [`Rows`] keeps inside the source.
     #[inline]
     #[target_feature(enable = "avx2")]
@@ -851,8 +851,9 @@ mod sixtap_vector {
     /// taps are non-zero (without them the rows two above and three below an output row are
     /// neither filtered nor read).
     ///
-    /// Output row `r` combines the interleaved row pairs (r - 1, r) and (r + 1, r + 2); the
-    /// second is the first of output row `r + 2`, so each pair is interleaved once.
+    /// For 16-wide blocks, output row `r` combines the interleaved row pairs (r - 1, r) and
+    /// (r + 1, r + 2); the second is the first of output row `r + 2`, so each pair is
+    /// interleaved once. Narrower blocks go to [`two_pass_narrow`].
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn two_pass<

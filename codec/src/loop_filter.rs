@@ -755,9 +755,10 @@ fn filter_macroblock_simple(
 /// Pixels stay bytes: offset by 128 (flipping the top bit) they are the signed values the
 /// filter works on, and the saturating signed byte additions and subtractions clamp exactly
 /// as the portable code's `clamp_signed` after each step (the sums `w + 3 (q0 - p0)` are
-/// built by adding the clamped difference three times: once a partial sum saturates, the
-/// exact sum lies beyond the same bound). The only products, the macroblock edge's 27, 18 and
-/// 9 weights, are formed in 16-bit lanes.
+/// built by adding the clamped difference three times: the partial sums move monotonically
+/// towards the exact sum, so a saturated one means the exact sum lies beyond the same bound,
+/// and a difference clamped to -128 or 127 drives the sum past either bound anyway). The only
+/// products, the macroblock edge's 27, 18 and 9 weights, are formed in 16-bit lanes.
 ///
 /// A 256-bit register holds two edges' sixteen lines: a luma edge in the low half and the
 /// same edge of both chroma planes in the high half, so each macroblock's chroma edges ride
