@@ -600,8 +600,8 @@ mod sixtap_vector {
     }
 
     /// Predicts an `N` x `N` block like [`super::sixtap`], with at least one non-zero
-    /// fraction, from the rows `rows` (stride, first column, top row, last row) of `source`
-    /// describe (see [`Rows`]).
+    /// fraction, reading `source` through `rows` (stride, first column, top row, last row:
+    /// see [`Rows`]).
     ///
     /// Panics unless every row of `source` up to the last holds the bytes the kernels load:
     /// from two pixels before the block for 24 bytes (16-wide) or 16 bytes (8 and 4 wide)
@@ -667,8 +667,8 @@ mod sixtap_vector {
         }
     }
 
-    /// Copies the `N` x `N` block the rows `rows` of `source` describe ([`Rows`]) to `out`
-    /// (rows `out_stride` apart): the prediction of a whole-pixel mv.
+    /// Copies the `N` x `N` block read from `source` through `rows` (see [`predict`]) to
+    /// `out` (rows `out_stride` apart): the prediction of a whole-pixel mv.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -725,9 +725,9 @@ mod sixtap_vector {
         }
     }
 
-    /// Source rows `row` and `row + 1` of an 8-wide block, filtered horizontally when
-    /// `HORIZONTAL`: the first in the low 64 bits of the low 128-bit lane, the second in the
-    /// low 64 bits of the high lane.
+    /// Source rows `row` and `row + 1` of an 8- or 4-wide block (eight pixels each),
+    /// filtered horizontally when `HORIZONTAL`: the first in the low 64 bits of the low
+    /// 128-bit lane, the second in the low 64 bits of the high lane.
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn row_pair8<const HORIZONTAL: bool, const SIX: bool>(
@@ -748,14 +748,15 @@ mod sixtap_vector {
         }
     }
 
-    /// [`two_pass`] for 8-wide blocks, two rows per 256-bit register: `pairs[m]` holds
-    /// source rows `first + m` and `first + m + 1` (`first` the topmost row the vertical
-    /// taps read); the even ones are loaded (and filtered), the odd ones recombined from
-    /// their neighbours. Output rows `r` and `r + 1` come out together. The pair past the
+    /// [`two_pass`] for 8- and 4-wide blocks (`N`), two rows per 256-bit register:
+    /// `pairs[m]` holds source rows `first + m` and `first + m + 1` (`first` the topmost row
+    /// the vertical taps read); the even ones are loaded (and filtered), the odd ones
+    /// recombined from their neighbours. Output rows `r` and `r + 1` come out together. The pair past the
     /// last needed row reads one row more, which [`Rows`] keeps inside the source.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn two_pass8<
+    unsafe fn two_pass_narrow<
+        const N: usize,
         const HORIZONTAL: bool,
         const SIX_HORIZONTAL: bool,
         const SIX_VERTICAL: bool,
@@ -766,7 +767,11 @@ mod sixtap_vector {
         out: *mut u8,
         out_stride: usize,
     ) {
-        let (first, count) = if SIX_VERTICAL { (-2, 13) } else { (-1, 11) };
+        let (first, count) = if SIX_VERTICAL {
+            (-2, N + 5)
+        } else {
+            (-1, N + 3)
+        };
         let mut pairs = [_mm256_setzero_si256(); 13];
         for m in (0..count).step_by(2) {
             pairs[m] =
@@ -775,7 +780,7 @@ mod sixtap_vector {
         for m in (1..count - 1).step_by(2) {
             pairs[m] = _mm256_permute2x128_si256::<0x21>(pairs[m - 1], pairs[m + 1]);
         }
-        for r in (0..8).step_by(2) {
+        for r in (0..N).step_by(2) {
             // Output row `r` in the low lane, `r + 1` in the high lane.
             let (inner_low, inner_high, outer) = if SIX_VERTICAL {
                 (
@@ -796,13 +801,10 @@ mod sixtap_vector {
                 outer.map(|outer| _mm256_maddubs_epi16(outer, vertical.outer)),
             );
             let packed = _mm256_packus_epi16(filtered, filtered);
-            _mm_storel_epi64(
-                out.add(r * out_stride).cast(),
-                _mm256_castsi256_si128(packed),
-            );
-            _mm_storel_epi64(
-                out.add((r + 1) * out_stride).cast(),
+            store_narrow::<N>(_mm256_castsi256_si128(packed), out.add(r * out_stride));
+            store_narrow::<N>(
                 _mm256_extracti128_si256::<1>(packed),
+                out.add((r + 1) * out_stride),
             );
         }
     }
@@ -815,23 +817,6 @@ mod sixtap_vector {
             _mm_storel_epi64(out.cast(), pixels);
         } else {
             out.cast::<i32>().write_unaligned(_mm_cvtsi128_si32(pixels));
-        }
-    }
-
-    /// One source row for the vertical filter: filtered horizontally when `HORIZONTAL`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn narrow_row<const N: usize, const HORIZONTAL: bool, const SIX: bool>(
-        row: *const u8,
-        taps: &TapPairs,
-    ) -> __m128i {
-        if HORIZONTAL {
-            let filtered = horizontal_lane::<SIX>(_mm_loadu_si128(row.sub(2).cast()), taps);
-            _mm_packus_epi16(filtered, filtered)
-        } else if N == 8 {
-            _mm_loadl_epi64(row.cast())
-        } else {
-            _mm_cvtsi32_si128(row.cast::<i32>().read_unaligned())
         }
     }
 
@@ -861,31 +846,14 @@ mod sixtap_vector {
         _mm256_packus_epi16(filtered, filtered)
     }
 
-    /// [`vertical16`] on rows of up to eight pixels in the low half of 128-bit registers,
-    /// interleaved with `_mm_unpacklo_epi8`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn vertical8(
-        inner_low: __m128i,
-        inner_high: __m128i,
-        outer: Option<__m128i>,
-        taps: &TapPairs,
-    ) -> __m128i {
-        let filtered = round128(
-            _mm_maddubs_epi16(inner_low, _mm256_castsi256_si128(taps.inner_low)),
-            _mm_maddubs_epi16(inner_high, _mm256_castsi256_si128(taps.inner_high)),
-            outer.map(|outer| _mm_maddubs_epi16(outer, _mm256_castsi256_si128(taps.outer))),
-        );
-        _mm_packus_epi16(filtered, filtered)
-    }
-
     /// The vertical filter over rows filtered horizontally first when `HORIZONTAL` (each
     /// source row filtered once); `SIX_HORIZONTAL` and `SIX_VERTICAL` say whether the outer
     /// taps are non-zero (without them the rows two above and three below an output row are
     /// neither filtered nor read).
     ///
-    /// Output row `r` combines the interleaved row pairs (r - 1, r) and (r + 1, r + 2); the
-    /// second is the first of output row `r + 2`, so each pair is interleaved once.
+    /// For 16-wide blocks, output row `r` combines the interleaved row pairs (r - 1, r) and
+    /// (r + 1, r + 2); the second is the first of output row `r + 2`, so each pair is
+    /// interleaved once. Narrower blocks go to [`two_pass_narrow`].
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn two_pass<
@@ -947,50 +915,10 @@ mod sixtap_vector {
                     load(row + 3)
                 };
             }
-        } else if N == 8 {
-            two_pass8::<HORIZONTAL, SIX_HORIZONTAL, SIX_VERTICAL>(
+        } else {
+            two_pass_narrow::<N, HORIZONTAL, SIX_HORIZONTAL, SIX_VERTICAL>(
                 block, horizontal, vertical, out, out_stride,
             );
-        } else {
-            let load = |row: isize| {
-                narrow_row::<N, HORIZONTAL, SIX_HORIZONTAL>(source_row(row), horizontal)
-            };
-            let mut two_above = if SIX_VERTICAL {
-                load(-2)
-            } else {
-                _mm_setzero_si128()
-            };
-            let mut above = load(-1);
-            let mut current = load(0);
-            let mut below = load(1);
-            let mut two_below = load(2);
-            let mut pair_above = _mm_unpacklo_epi8(above, current);
-            let mut pair_current = _mm_unpacklo_epi8(current, below);
-            for row in 0..N as isize {
-                let pair_below = _mm_unpacklo_epi8(below, two_below);
-                let (outer, three_below) = if SIX_VERTICAL {
-                    let three_below = load(row + 3);
-                    (Some(_mm_unpacklo_epi8(two_above, three_below)), three_below)
-                } else {
-                    (None, _mm_setzero_si128())
-                };
-                let filtered = vertical8(pair_above, pair_below, outer, vertical);
-                store_narrow::<N>(filtered, out.offset(row * out_stride as isize));
-                if row + 1 == N as isize {
-                    break;
-                }
-                pair_above = pair_current;
-                pair_current = pair_below;
-                two_above = above;
-                above = current;
-                current = below;
-                below = two_below;
-                two_below = if SIX_VERTICAL {
-                    three_below
-                } else {
-                    load(row + 3)
-                };
-            }
         }
     }
 }

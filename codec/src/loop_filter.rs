@@ -755,9 +755,10 @@ fn filter_macroblock_simple(
 /// Pixels stay bytes: offset by 128 (flipping the top bit) they are the signed values the
 /// filter works on, and the saturating signed byte additions and subtractions clamp exactly
 /// as the portable code's `clamp_signed` after each step (the sums `w + 3 (q0 - p0)` are
-/// built by adding the clamped difference three times: once a partial sum saturates, the
-/// exact sum lies beyond the same bound). The only products, the macroblock edge's 27, 18 and
-/// 9 weights, are formed in 16-bit lanes.
+/// built by adding the clamped difference three times: the partial sums move monotonically
+/// towards the exact sum, so a saturated one means the exact sum lies beyond the same bound,
+/// and a difference clamped to -128 or 127 drives the sum past either bound anyway). The only
+/// products, the macroblock edge's 27, 18 and 9 weights, are formed in 16-bit lanes.
 ///
 /// A 256-bit register holds two edges' sixteen lines: a luma edge in the low half and the
 /// same edge of both chroma planes in the high half, so each macroblock's chroma edges ride
@@ -967,10 +968,21 @@ mod normal_vector {
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn rows_to_lanes(rows: &[__m128i; 16]) -> Lanes {
+        rows_to_lanes_of_half::<false>(rows)
+    }
+
+    /// [`rows_to_lanes`] of the low (or with `HIGH` the high) eight bytes of each row.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn rows_to_lanes_of_half<const HIGH: bool>(rows: &[__m128i; 16]) -> Lanes {
         // Rows 2j and 2j+1 interleaved: 16-bit unit c holds column c of both.
         let mut pairs = [_mm_setzero_si128(); 8];
         for j in 0..8 {
-            pairs[j] = _mm_unpacklo_epi8(rows[2 * j], rows[2 * j + 1]);
+            pairs[j] = if HIGH {
+                _mm_unpackhi_epi8(rows[2 * j], rows[2 * j + 1])
+            } else {
+                _mm_unpacklo_epi8(rows[2 * j], rows[2 * j + 1])
+            };
         }
         // Four rows per 32-bit unit, for columns 0-3 (low) and 4-7 (high).
         let mut quads_low = [_mm_setzero_si128(); 4];
@@ -1122,6 +1134,84 @@ mod normal_vector {
         }
     }
 
+    /// The vertical edges of a macroblock with inner edges: the left one (when `left`) and
+    /// the inner ones at columns 4, 8 and 12 of the luma block at `block`, filtered in that
+    /// order on the block's columns -4 to 15 transposed once, each of the first two together
+    /// with the chroma edge of its kind (`chroma_left`, `chroma_inner`).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; the block's 16 rows from column -4 (0 without `left`) to
+    /// 15 and both chroma edges must lie inside their planes (checked by the caller).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn luma_vertical_edges(
+        block: *mut u8,
+        stride: usize,
+        left: bool,
+        chroma_left: Edge,
+        chroma_inner: Edge,
+        limits: &VectorLimits,
+    ) {
+        // `columns[k]` holds column `k - 4` of the block's sixteen rows.
+        let mut rows = [_mm_setzero_si128(); 16];
+        for row in 0..16 {
+            rows[row] = _mm_loadu_si128(block.add(row * stride).cast());
+        }
+        let low = rows_to_lanes_of_half::<false>(&rows);
+        let high = rows_to_lanes_of_half::<true>(&rows);
+        let mut columns = [_mm_setzero_si128(); 20];
+        columns[4..12].copy_from_slice(&low);
+        columns[12..].copy_from_slice(&high);
+        let left_edge = Edge {
+            top: block,
+            bottom: block.add(8 * stride),
+            stride,
+        };
+        if left {
+            let before = left_edge.load_vertical();
+            columns[..4].copy_from_slice(&before[..4]);
+            let mut luma = window(&columns, 0);
+            let mut chroma = chroma_left.load_vertical();
+            filter_two::<true>(&mut luma, &mut chroma, limits);
+            columns[..8].copy_from_slice(&luma);
+            chroma_left.store_vertical(&chroma);
+        }
+        let mut luma = window(&columns, 4);
+        let mut chroma = chroma_inner.load_vertical();
+        filter_two::<false>(&mut luma, &mut chroma, limits);
+        columns[4..12].copy_from_slice(&luma);
+        chroma_inner.store_vertical(&chroma);
+        for start in [8, 12] {
+            let mut luma = window(&columns, start);
+            filter_one::<false>(&mut luma, limits);
+            columns[start..start + 8].copy_from_slice(&luma);
+        }
+        if left {
+            left_edge.store_vertical(&window(&columns, 0));
+        }
+        let low = lanes_to_rows(&window(&columns, 4));
+        let high = lanes_to_rows(&window(&columns, 12));
+        for pair in 0..8 {
+            let (first, second) = (2 * pair, 2 * pair + 1);
+            _mm_storeu_si128(
+                block.add(first * stride).cast(),
+                _mm_unpacklo_epi64(low[pair], high[pair]),
+            );
+            _mm_storeu_si128(
+                block.add(second * stride).cast(),
+                _mm_unpackhi_epi64(low[pair], high[pair]),
+            );
+        }
+    }
+
+    /// The eight columns from `start` of `columns`.
+    #[inline(always)]
+    fn window(columns: &[__m128i; 20], start: usize) -> Lanes {
+        let mut lanes = [columns[0]; 8];
+        lanes.copy_from_slice(&columns[start..start + 8]);
+        lanes
+    }
+
     /// Checks that a macroblock's edges stay in its plane: from four rows above (with a top
     /// edge) and four columns left (with a left edge) of its `size`-pixel block at `origin`
     /// to the block's last pixel.
@@ -1183,25 +1273,15 @@ mod normal_vector {
             stride: chroma_stride,
         };
 
-        if left {
+        if inner {
+            // All four vertical luma edges on the macroblock transposed once.
+            luma_vertical_edges(block, stride, left, chroma_edge(0), chroma_edge(4), limits);
+        } else if left {
             let (luma_edge, chroma_edge) = (luma_edge(0, 8 * stride), chroma_edge(0));
             let (mut luma, mut chroma) = (luma_edge.load_vertical(), chroma_edge.load_vertical());
             filter_two::<true>(&mut luma, &mut chroma, limits);
             luma_edge.store_vertical(&luma);
             chroma_edge.store_vertical(&chroma);
-        }
-        if inner {
-            let (first, chroma_edge) = (luma_edge(4, 8 * stride), chroma_edge(4));
-            let (mut luma, mut chroma) = (first.load_vertical(), chroma_edge.load_vertical());
-            filter_two::<false>(&mut luma, &mut chroma, limits);
-            first.store_vertical(&luma);
-            chroma_edge.store_vertical(&chroma);
-            for offset in [8, 12] {
-                let edge = luma_edge(offset, 8 * stride);
-                let mut luma = edge.load_vertical();
-                filter_one::<false>(&mut luma, limits);
-                edge.store_vertical(&luma);
-            }
         }
         if top {
             let (luma_edge, chroma_edge) = (luma_edge(0, 0), chroma_edge(0));
