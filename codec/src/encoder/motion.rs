@@ -23,14 +23,14 @@ impl PaddedPlane {
         let border = Self::BORDER;
         let padded_stride = width + 2 * border;
         let padded_height = height + 2 * border;
-        let mut padded = vec![0u8; padded_stride * padded_height];
+        // Built by appending, so the plane is never zero-filled first.
+        let mut padded = Vec::with_capacity(padded_stride * padded_height);
         for padded_row in 0..padded_height {
             let source_row = padded_row.saturating_sub(border).min(height - 1);
             let source = &data[source_row * stride..source_row * stride + width];
-            let destination = &mut padded[padded_row * padded_stride..][..padded_stride];
-            destination[..border].fill(source[0]);
-            destination[border..border + width].copy_from_slice(source);
-            destination[border + width..].fill(source[width - 1]);
+            padded.resize(padded.len() + border, source[0]);
+            padded.extend_from_slice(source);
+            padded.resize(padded.len() + border, source[width - 1]);
         }
         PaddedPlane {
             data: padded,
@@ -539,10 +539,162 @@ fn half_pixel_phases(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
     [horizontal, vertical, both]
 }
 
+/// AVX2 versions of [`filter_rows`] and [`filter_columns`]: sixteen outputs per step, the taps
+/// widened to 16 bits and combined exactly like [`half_pixel_tap`] (unsigned saturating
+/// subtraction of the negative part, shift, pack with unsigned saturation), writing straight
+/// into the output's spare capacity so the large planes are never zero-filled first.
+#[cfg(target_arch = "x86_64")]
+mod half_pixel_avx2 {
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm256_add_epi16, _mm256_castsi256_si128, _mm256_cvtepu8_epi16,
+        _mm256_extracti128_si256, _mm256_mullo_epi16, _mm256_set1_epi16, _mm256_slli_epi16,
+        _mm256_srli_epi16, _mm256_subs_epu16, _mm_loadu_si128, _mm_packus_epi16, _mm_storeu_si128,
+    };
+
+    /// The half-pixel tap of sixteen pixels, each `taps[k]` pointing at 16 readable bytes.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and each pointer must have 16 readable bytes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn tap16(taps: [*const u8; 6]) -> __m128i {
+        // SAFETY: the caller guarantees AVX2 and 16 readable bytes behind every pointer;
+        // unaligned loads accept any address.
+        unsafe {
+            let load = |pointer: *const u8| {
+                _mm256_cvtepu8_epi16(_mm_loadu_si128(pointer.cast::<__m128i>()))
+            };
+            let outer = _mm256_add_epi16(load(taps[0]), load(taps[5]));
+            let inner = _mm256_add_epi16(load(taps[2]), load(taps[3]));
+            let negative = _mm256_slli_epi16::<4>(_mm256_add_epi16(load(taps[1]), load(taps[4])));
+            // At most 64 + 3 * 510 + 77 * 510 = 40864: fits unsigned 16 bits.
+            let positive = _mm256_add_epi16(
+                _mm256_add_epi16(
+                    _mm256_set1_epi16(64),
+                    _mm256_mullo_epi16(outer, _mm256_set1_epi16(3)),
+                ),
+                _mm256_mullo_epi16(inner, _mm256_set1_epi16(77)),
+            );
+            let shifted: __m256i = _mm256_srli_epi16::<7>(_mm256_subs_epu16(positive, negative));
+            _mm_packus_epi16(
+                _mm256_castsi256_si128(shifted),
+                _mm256_extracti128_si256::<1>(shifted),
+            )
+        }
+    }
+
+    /// Same output as [`super::filter_rows`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn filter_rows(source: &[u8], stride: usize) -> Vec<u8> {
+        assert!(stride >= 21 && source.len() % stride == 0);
+        let mut out = Vec::with_capacity(source.len());
+        let output = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        let count = stride - 5;
+        for (row, input) in source.chunks_exact(stride).enumerate() {
+            // SAFETY: AVX2 is available (caller). `output` has capacity for `source.len()`
+            // bytes and this row writes bytes `row * stride .. (row + 1) * stride` only: the
+            // edge copies cover `..2` and `stride - 3..`, and each 16-byte store covers
+            // `2 + start .. 2 + start + 16` with `start + 16 <= count`. Each tap pointer
+            // `input[start + k]`, k <= 5, has 16 bytes up to `start + 21 <= stride`.
+            unsafe {
+                let row_out = output.add(row * stride);
+                std::ptr::copy_nonoverlapping(input.as_ptr(), row_out, 2);
+                std::ptr::copy_nonoverlapping(
+                    input.as_ptr().add(stride - 3),
+                    row_out.add(stride - 3),
+                    3,
+                );
+                let mut start = 0;
+                loop {
+                    // The last step may overlap the one before: both write the same values.
+                    let at = start.min(count - 16);
+                    let base = input.as_ptr().add(at);
+                    let taps = [
+                        base,
+                        base.add(1),
+                        base.add(2),
+                        base.add(3),
+                        base.add(4),
+                        base.add(5),
+                    ];
+                    _mm_storeu_si128(row_out.add(2 + at).cast::<__m128i>(), tap16(taps));
+                    if at == count - 16 {
+                        break;
+                    }
+                    start += 16;
+                }
+            }
+        }
+        // SAFETY: every byte of the `source.len()` bytes was written above.
+        unsafe { out.set_len(source.len()) };
+        out
+    }
+
+    /// Same output as [`super::filter_columns`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn filter_columns(source: &[u8], stride: usize) -> Vec<u8> {
+        assert!(stride >= 16 && source.len() % stride == 0);
+        let rows = source.len() / stride;
+        assert!(rows >= 5);
+        let mut out = Vec::with_capacity(source.len());
+        out.extend_from_slice(&source[..2 * stride]);
+        let output = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        for row in 2..rows - 3 {
+            // SAFETY: AVX2 is available (caller). Output row `row` lands at
+            // `(row - 2) * stride` of the spare capacity (the first two rows are already in
+            // `out`), inside the `source.len()` reserved; each 16-byte store starts at a
+            // column `at <= stride - 16`. The taps read rows `row - 2 ..= row + 3 < rows` at
+            // the same columns, inside `source`.
+            unsafe {
+                let row_out = output.add((row - 2) * stride);
+                let first = source.as_ptr().add((row - 2) * stride);
+                let mut start = 0;
+                loop {
+                    let at = start.min(stride - 16);
+                    let base = first.add(at);
+                    let taps = [
+                        base,
+                        base.add(stride),
+                        base.add(2 * stride),
+                        base.add(3 * stride),
+                        base.add(4 * stride),
+                        base.add(5 * stride),
+                    ];
+                    _mm_storeu_si128(row_out.add(at).cast::<__m128i>(), tap16(taps));
+                    if at == stride - 16 {
+                        break;
+                    }
+                    start += 16;
+                }
+            }
+        }
+        // SAFETY: the first two rows were pushed and rows `2..rows - 3` written above.
+        unsafe { out.set_len((rows - 3) * stride) };
+        out.extend_from_slice(&source[(rows - 3) * stride..]);
+        out
+    }
+}
+
+/// [`half_pixel_phases`] with the AVX2 filters.
+///
+/// # Safety
+/// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn half_pixel_phases_avx2(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
-    half_pixel_phases(whole, stride)
+    // SAFETY: the caller guarantees AVX2, the filters' only requirement.
+    unsafe {
+        let horizontal = half_pixel_avx2::filter_rows(whole, stride);
+        let vertical = half_pixel_avx2::filter_columns(whole, stride);
+        let both = half_pixel_avx2::filter_columns(&horizontal, stride);
+        [horizontal, vertical, both]
+    }
 }
 
 impl SearchPlanes {
@@ -724,6 +876,41 @@ mod tests {
         assert!(checked > 20_000, "{checked}");
         let quarter = MotionVector::new(2, 0);
         assert_eq!(planes.sad(&source, 16, 16, quarter, 16), None);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_half_pixel_phases_match_the_portable_filters() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: only the portable half-pixel filters run");
+            return;
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        };
+        // Strides around and off multiples of 16; extreme values saturate both ends.
+        for (stride, rows) in [(21, 5), (32, 6), (37, 9), (97, 11), (736, 7)] {
+            for pattern in 0..3 {
+                let whole: Vec<u8> = (0..stride * rows)
+                    .map(|index| match pattern {
+                        0 => next(),
+                        1 => 255 * (index as u8 & 1),
+                        _ => 255 * ((index / 3) as u8 & 1),
+                    })
+                    .collect();
+                // SAFETY: AVX2 was detected above.
+                let vector = unsafe { half_pixel_phases_avx2(&whole, stride) };
+                assert_eq!(
+                    vector,
+                    half_pixel_phases(&whole, stride),
+                    "{stride} {pattern}"
+                );
+            }
+        }
     }
 
     #[test]
