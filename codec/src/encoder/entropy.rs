@@ -117,29 +117,30 @@ pub trait EntropyWriter {
     }
 }
 
-/// Finds the branches from node `start` to `leaf`: (node index, branch taken) pairs.
+/// Finds the branches from node `start` to `leaf`: (node index, branch taken) pairs. Each leaf
+/// and each node pair appears once in a VP8 tree, so the path is found by climbing from the
+/// leaf's entry through the entries pointing at each pair, without searching the branches.
 fn tree_path(tree: &[i8], leaf: i8, start: usize, path: &mut [(usize, bool); 16]) -> Option<usize> {
-    fn search(
-        tree: &[i8],
-        leaf: i8,
-        node: usize,
-        depth: usize,
-        path: &mut [(usize, bool); 16],
-    ) -> Option<usize> {
-        for branch in 0..2 {
-            let entry = tree[node + branch];
-            path[depth] = (node, branch == 1);
-            if entry <= 0 {
-                if -entry == leaf {
-                    return Some(depth + 1);
-                }
-            } else if let Some(length) = search(tree, leaf, entry as usize, depth + 1, path) {
-                return Some(length);
-            }
+    let mut entry = tree
+        .iter()
+        .position(|&value| value <= 0 && -value == leaf)?;
+    let mut length = 0;
+    loop {
+        let node = entry & !1;
+        if length == path.len() {
+            return None;
         }
-        None
+        path[length] = (node, entry & 1 == 1);
+        length += 1;
+        if node == start {
+            break;
+        }
+        entry = tree
+            .iter()
+            .position(|&value| value > 0 && value as usize == node)?;
     }
-    search(tree, leaf, start, 0, path)
+    path[..length].reverse();
+    Some(length)
 }
 
 /// Cost in 1/256 bit of coding `leaf` with `tree` (see [`EntropyWriter::write_tree`]).
@@ -317,21 +318,26 @@ impl EntropyWriter for BoolEncoder {
         } else {
             self.range = split;
         }
-        // Normalise: keep the range in 128..=255, emitting a byte every eight shifts.
-        let shift = self.range.leading_zeros().saturating_sub(24);
-        for _ in 0..shift {
-            self.range <<= 1;
-            if self.bottom & (1 << 31) != 0 {
+        // Normalise: keep the range in 128..=255, emitting a byte every eight shifts. The
+        // range is at least 1, so `shift` is at most 7 and completes at most one byte.
+        let mut shift = self.range.leading_zeros() as i32 - 24;
+        self.range <<= shift;
+        if shift >= self.bits_until_byte {
+            // Shift up to the byte's completion. Since the last byte, `bottom` has grown by
+            // one bit per shift plus carries from additions, so only the shift completing the
+            // byte can find bit 31 set: a carry into the bytes already written.
+            let to_byte = self.bits_until_byte;
+            if (self.bottom << (to_byte - 1)) & (1 << 31) != 0 {
                 self.propagate_carry();
             }
-            self.bottom <<= 1;
-            self.bits_until_byte -= 1;
-            if self.bits_until_byte == 0 {
-                self.output.push((self.bottom >> 24) as u8);
-                self.bottom &= (1 << 24) - 1;
-                self.bits_until_byte = 8;
-            }
+            let shifted = self.bottom << to_byte;
+            self.output.push((shifted >> 24) as u8);
+            self.bottom = shifted & ((1 << 24) - 1);
+            shift -= to_byte;
+            self.bits_until_byte = 8;
         }
+        self.bottom <<= shift;
+        self.bits_until_byte -= shift;
     }
 
     fn checkpoint(&self) -> BoolEncoderCheckpoint {
@@ -535,6 +541,110 @@ mod tests {
             (bytes - estimated).abs() < estimated * 0.02 + 8.0,
             "estimated {estimated} bytes, wrote {bytes}"
         );
+    }
+
+    /// The boolean encoder one normalising shift at a time, as RFC 6386 section 7.3 states
+    /// it: what the batched shifts of [`BoolEncoder::write_bool`] must reproduce.
+    fn shift_by_shift_encoding(decisions: &[(bool, u8)]) -> Vec<u8> {
+        let mut output: Vec<u8> = Vec::new();
+        let (mut range, mut bottom, mut bits_until_byte) = (255u32, 0u32, 24);
+        let padding = std::iter::repeat_n((false, 128u8), 32);
+        for (bit, probability) in decisions.iter().copied().chain(padding) {
+            let split = 1 + (((range - 1) * u32::from(probability)) >> 8);
+            if bit {
+                bottom = bottom.wrapping_add(split);
+                range -= split;
+            } else {
+                range = split;
+            }
+            while range < 128 {
+                range <<= 1;
+                if bottom & (1 << 31) != 0 {
+                    for byte in output.iter_mut().rev() {
+                        if *byte == 255 {
+                            *byte = 0;
+                        } else {
+                            *byte += 1;
+                            break;
+                        }
+                    }
+                }
+                bottom <<= 1;
+                bits_until_byte -= 1;
+                if bits_until_byte == 0 {
+                    output.push((bottom >> 24) as u8);
+                    bottom &= (1 << 24) - 1;
+                    bits_until_byte = 8;
+                }
+            }
+        }
+        output
+    }
+
+    #[test]
+    fn batched_normalisation_matches_shift_by_shift_encoding() {
+        for seed in 0..16 {
+            let mut decisions = pseudo_random_decisions(4000, seed);
+            // Runs of very likely and very unlikely values: long carries and large shifts.
+            decisions.extend((0..600).map(|index| (index % 97 != 0, 1 + (seed as u8 & 1) * 254)));
+            decisions.extend((0..600).map(|index| (index % 5 == 0, 255)));
+            let mut encoder = BoolEncoder::new();
+            for &(bit, probability) in &decisions {
+                encoder.write_bool(bit, probability);
+            }
+            assert_eq!(
+                encoder.finish(),
+                shift_by_shift_encoding(&decisions),
+                "seed {seed}"
+            );
+        }
+    }
+
+    /// Depth-first search for the branches from `node` to `leaf`.
+    fn searched_tree_path(tree: &[i8], leaf: i8, node: usize) -> Option<Vec<(usize, bool)>> {
+        for branch in 0..2 {
+            let entry = tree[node + branch];
+            let rest = if entry <= 0 {
+                (-entry == leaf).then(Vec::new)
+            } else {
+                searched_tree_path(tree, leaf, entry as usize)
+            };
+            if let Some(rest) = rest {
+                let mut path = vec![(node, branch == 1)];
+                path.extend(rest);
+                return Some(path);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn climbed_tree_paths_match_a_search_of_the_branches() {
+        use crate::tables::{
+            CHROMA_MODE_TREE, KEY_FRAME_LUMA_MODE_TREE, LUMA_MODE_TREE, SMALL_MV_TREE,
+            SUBBLOCK_MODE_TREE,
+        };
+        let trees: [&[i8]; 5] = [
+            &KEY_FRAME_LUMA_MODE_TREE,
+            &LUMA_MODE_TREE,
+            &CHROMA_MODE_TREE,
+            &SUBBLOCK_MODE_TREE,
+            &SMALL_MV_TREE,
+        ];
+        let mut found = 0;
+        for tree in trees {
+            for start in (0..tree.len()).step_by(2) {
+                for leaf in 0..12 {
+                    let mut path = [(0usize, false); 16];
+                    let climbed =
+                        tree_path(tree, leaf, start, &mut path).map(|n| path[..n].to_vec());
+                    let searched = searched_tree_path(tree, leaf, start);
+                    assert_eq!(climbed, searched, "{tree:?} from {start} to {leaf}");
+                    found += usize::from(climbed.is_some());
+                }
+            }
+        }
+        assert!(found > 40, "{found}");
     }
 
     #[test]
