@@ -2,40 +2,29 @@
 //! by decoding the start of a conformance stream), so inter-frame paths are reached.
 #![no_main]
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use codec::ivf::IvfReader;
 use codec::DecoderState;
 use libfuzzer_sys::fuzz_target;
 
+mod conformance_states;
 mod frame_size;
+use conformance_states::states_after;
 use frame_size::too_large;
 
 fn midstream_states() -> &'static Vec<DecoderState> {
     static STATES: OnceLock<Vec<DecoderState>> = OnceLock::new();
     STATES.get_or_init(|| {
-        let shared = std::env::var_os("SALSIFY_SHARED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-        let mut states = Vec::new();
-        for name in [
+        // The state after the fifth frame of each stream.
+        let names = [
             "vp80-03-segmentation-1401.ivf",
             "vp80-00-comprehensive-007.ivf",
-        ] {
-            let path = shared.join("vp8-test-vectors").join(name);
-            let file = std::fs::File::open(&path)
-                .unwrap_or_else(|error| panic!("{}: {error} (set SALSIFY_SHARED)", path.display()));
-            let mut state = DecoderState::new();
-            for frame in IvfReader::new(std::io::BufReader::new(file))
-                .unwrap()
-                .take(5)
-            {
-                state = codec::decode(&state, &frame.unwrap().data).unwrap().0;
-            }
-            states.push(state);
-        }
-        states
+        ];
+        states_after(&names, 5)
+            .into_iter()
+            .skip(4)
+            .step_by(5)
+            .collect()
     })
 }
 

@@ -5,38 +5,25 @@
 //! source state gives.
 #![no_main]
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use codec::encoder::{encode, Effort, EncodeParams};
-use codec::ivf::IvfReader;
 use codec::{DecoderState, Picture};
 use libfuzzer_sys::fuzz_target;
+
+mod conformance_states;
+use conformance_states::states_after;
 
 fn states() -> &'static Vec<DecoderState> {
     static STATES: OnceLock<Vec<DecoderState>> = OnceLock::new();
     STATES.get_or_init(|| {
-        let shared = std::env::var_os("SALSIFY_SHARED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-        let mut states = vec![DecoderState::new()];
-        for name in [
+        let names = [
             "vp80-03-segmentation-1401.ivf",
             "vp80-00-comprehensive-007.ivf",
             "vp80-02-inter-1412.ivf",
-        ] {
-            let path = shared.join("vp8-test-vectors").join(name);
-            let file = std::fs::File::open(&path)
-                .unwrap_or_else(|error| panic!("{}: {error} (set SALSIFY_SHARED)", path.display()));
-            let mut state = DecoderState::new();
-            for frame in IvfReader::new(std::io::BufReader::new(file))
-                .unwrap()
-                .take(6)
-            {
-                state = codec::decode(&state, &frame.unwrap().data).unwrap().0;
-                states.push(state.clone());
-            }
-        }
+        ];
+        let mut states = vec![DecoderState::new()];
+        states.extend(states_after(&names, 6));
         states
     })
 }
