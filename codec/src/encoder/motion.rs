@@ -551,6 +551,80 @@ pub fn full_pixel_search(
     (search.best, search.best_cost)
 }
 
+/// Small-diamond whole-pixel descent of a packed `size`-pixel block (rows `size` apart) on a
+/// padded plane from `start` (whole pixels), at most `steps` steps: the cheap vector search
+/// of the golden and alternate references and of SPLITMV partitions. Returns the best vector
+/// (eighth pixels, whole-pixel valued) and its sum of absolute differences, or `None` when
+/// `start` is off the padded plane. `cost_of_vector` is the rate term in distortion units.
+///
+/// Each step scores its four neighbours together (one AVX2 call for 16x16 blocks) and keeps
+/// the first strictly cheaper than the best, in the order up, right, down, left: the same
+/// result as scoring them one by one.
+#[allow(clippy::too_many_arguments)]
+pub fn local_whole_pixel_search(
+    source: &[u8],
+    size: usize,
+    reference: &PaddedPlane,
+    block_x: isize,
+    block_y: isize,
+    start: (isize, isize),
+    steps: usize,
+    cost_of_vector: &dyn Fn(isize, isize) -> u64,
+) -> Option<(crate::modes::MotionVector, u32)> {
+    if !reference.holds(block_x + start.0, block_y + start.1, size) {
+        return None;
+    }
+    let mut distortions = [0u32; 4];
+    sad_points(
+        source,
+        size,
+        reference,
+        size,
+        &[(block_x + start.0, block_y + start.1)],
+        &mut distortions[..1],
+    );
+    let mut best = start;
+    let mut best_distortion = distortions[0];
+    let mut best_cost = u64::from(best_distortion) + cost_of_vector(start.0, start.1);
+    for _ in 0..steps {
+        let center = best;
+        let mut vectors = [(0isize, 0isize); 4];
+        let mut points = [(0isize, 0isize); 4];
+        let mut count = 0;
+        for (ox, oy) in SMALL_DIAMOND {
+            let (dx, dy) = (center.0 + ox, center.1 + oy);
+            if reference.holds(block_x + dx, block_y + dy, size) {
+                vectors[count] = (dx, dy);
+                points[count] = (block_x + dx, block_y + dy);
+                count += 1;
+            }
+        }
+        sad_points(
+            source,
+            size,
+            reference,
+            size,
+            &points[..count],
+            &mut distortions[..count],
+        );
+        for (&(dx, dy), &distortion) in vectors[..count].iter().zip(&distortions[..count]) {
+            let cost = u64::from(distortion) + cost_of_vector(dx, dy);
+            if cost < best_cost {
+                best = (dx, dy);
+                best_cost = cost;
+                best_distortion = distortion;
+            }
+        }
+        if best == center {
+            break;
+        }
+    }
+    Some((
+        crate::modes::MotionVector::new((best.1 * 8) as i16, (best.0 * 8) as i16),
+        best_distortion,
+    ))
+}
+
 /// Sub-pixel refinement: from `start` (quarter pixels), tries the eight half-pixel neighbours,
 /// then the eight quarter-pixel neighbours of the best, keeping whatever `cost` says is cheaper.
 pub fn subpixel_refine(
@@ -1148,6 +1222,82 @@ mod tests {
             );
             assert_eq!(batched, expected, "trial {trial}");
             moved += usize::from(batched.0 != (0, 0));
+        }
+        assert!(moved > 100, "{moved}");
+    }
+
+    #[test]
+    fn batched_local_search_matches_a_point_by_point_descent() {
+        let (width, height) = (64, 48);
+        let reference = textured_plane(width, height);
+        let padded = PaddedPlane::new(&reference, width, width, height);
+        let mut seed = 0x6a09_e667_f3bc_c909u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed >> 24
+        };
+        let mut moved = 0;
+        for trial in 0..400 {
+            let size = [16, 8, 4][trial % 3];
+            // Blocks near and over the padded area's edges as well as inside.
+            let block_x = (next() % (width as u64 + 60)) as isize - 30;
+            let block_y = (next() % (height as u64 + 60)) as isize - 30;
+            let (shift_x, shift_y) = ((next() % 9) as isize - 4, (next() % 9) as isize - 4);
+            let source: Vec<u8> = (0..size * size)
+                .map(|index| {
+                    let x =
+                        (block_x + shift_x + (index % size) as isize).clamp(0, width as isize - 1);
+                    let y =
+                        (block_y + shift_y + (index / size) as isize).clamp(0, height as isize - 1);
+                    reference[y as usize * width + x as usize].wrapping_add((next() % 7) as u8)
+                })
+                .collect();
+            let start = ((next() % 5) as isize - 2, (next() % 5) as isize - 2);
+            let steps = (next() % 12) as usize;
+            let weight = (trial % 4) as u64 * 2;
+            let rate =
+                move |dx: isize, dy: isize| weight * (dx.unsigned_abs() + dy.unsigned_abs()) as u64;
+            // Point by point, as the search is specified.
+            let evaluate = |dx: isize, dy: isize| -> Option<(u32, u64)> {
+                if !padded.holds(block_x + dx, block_y + dy, size) {
+                    return None;
+                }
+                let block = padded.block(block_x + dx, block_y + dy);
+                let distortion = sad(&source, size, block, padded.stride(), size, size);
+                Some((distortion, u64::from(distortion) + rate(dx, dy)))
+            };
+            let expected =
+                evaluate(start.0, start.1).map(|(mut best_distortion, mut best_cost)| {
+                    let mut best = start;
+                    for _ in 0..steps {
+                        let center = best;
+                        for (ox, oy) in SMALL_DIAMOND {
+                            if let Some((distortion, cost)) = evaluate(center.0 + ox, center.1 + oy)
+                            {
+                                if cost < best_cost {
+                                    (best, best_cost, best_distortion) =
+                                        ((center.0 + ox, center.1 + oy), cost, distortion);
+                                }
+                            }
+                        }
+                        if best == center {
+                            break;
+                        }
+                    }
+                    (
+                        crate::modes::MotionVector::new((best.1 * 8) as i16, (best.0 * 8) as i16),
+                        best_distortion,
+                    )
+                });
+            let batched = local_whole_pixel_search(
+                &source, size, &padded, block_x, block_y, start, steps, &rate,
+            );
+            assert_eq!(batched, expected, "trial {trial}");
+            moved += usize::from(batched.is_some_and(|(mv, _)| {
+                (isize::from(mv.col / 8), isize::from(mv.row / 8)) != start
+            }));
         }
         assert!(moved > 100, "{moved}");
     }
