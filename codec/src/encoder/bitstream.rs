@@ -695,10 +695,8 @@ pub fn code_block_tokens<S: TokenSink>(
     first: usize,
     context: usize,
 ) -> bool {
-    let end = levels
-        .iter()
-        .rposition(|&level| level != 0)
-        .map_or(first, |last| (last + 1).max(first));
+    // One past the last non-zero level, or `first` when there is none from `first` on.
+    let end = (32 - nonzero_mask(levels).leading_zeros() as usize).max(first);
     let mut context = context;
     let mut after_zero = false;
     for (position, &level) in levels.iter().enumerate().skip(first) {
@@ -870,9 +868,42 @@ pub struct TokenCostTable {
     level_classes: &'static LevelClasses,
     /// By block type, band and context: the end-of-block decision's costs, [ends, continues].
     end_of_block: [[[[u32; 2]; 3]; 8]; 4],
-    /// By block type, band and context: each token class's tree decisions after the
-    /// end-of-block one.
-    classes: [[[[u32; TOKEN_CLASSES]; 3]; 8]; 4],
+    /// By block type, band and [`TokenState`]: each token class's tree decisions, with the
+    /// end-of-block decision before them ("continues") in the states where it is coded.
+    classes: [[[[u32; TOKEN_CLASSES]; TOKEN_STATES]; 8]; 4],
+}
+
+/// Token states: what decides how the next token is coded. States 0, 1 and 2 are the
+/// contexts (0, 1 or at least 2 for the previous magnitude, or the neighbours' context at the
+/// block's start) with an end-of-block decision first; state 3 follows a zero, context 0
+/// and no end-of-block decision.
+const TOKEN_STATES: usize = 4;
+
+/// Bit `i` set when `levels[i]` is non-zero.
+#[inline]
+fn nonzero_mask(levels: &[i16; 16]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi16, _mm_loadu_si128, _mm_movemask_epi8, _mm_packs_epi16,
+            _mm_setzero_si128,
+        };
+        // SAFETY: SSE2 is part of the x86-64 baseline; the two unaligned loads read the 16
+        // bytes at levels 0..8 and 8..16 of the 16-level array.
+        unsafe {
+            let pointer = levels.as_ptr().cast::<__m128i>();
+            let zero = _mm_setzero_si128();
+            let zeros = _mm_packs_epi16(
+                _mm_cmpeq_epi16(_mm_loadu_si128(pointer), zero),
+                _mm_cmpeq_epi16(_mm_loadu_si128(pointer.add(1)), zero),
+            );
+            !(_mm_movemask_epi8(zeros) as u32) & 0xffff
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    levels.iter().enumerate().fold(0, |mask, (index, &level)| {
+        mask | (u32::from(level != 0) << index)
+    })
 }
 
 impl TokenCostTable {
@@ -882,21 +913,28 @@ impl TokenCostTable {
         let mut table = TokenCostTable {
             level_classes,
             end_of_block: [[[[0; 2]; 3]; 8]; 4],
-            classes: [[[[0; TOKEN_CLASSES]; 3]; 8]; 4],
+            classes: [[[[0; TOKEN_CLASSES]; TOKEN_STATES]; 8]; 4],
         };
+        debug_assert_eq!(level_classes.paths.len(), TOKEN_CLASSES);
         for block_type in 0..4 {
             for band in 0..8 {
-                for context in 0..3 {
+                for state in 0..TOKEN_STATES {
+                    let context = if state == 3 { 0 } else { state };
                     let node_probabilities = &probabilities[block_type][band][context];
-                    table.end_of_block[block_type][band][context] = [
+                    let [ends, continues] = [
                         bool_cost(false, node_probabilities[0]),
                         bool_cost(true, node_probabilities[0]),
                     ];
+                    if state < 3 {
+                        table.end_of_block[block_type][band][context] = [ends, continues];
+                    }
+                    let end_of_block = if state < 3 { continues } else { 0 };
                     for (class, path) in level_classes.paths.iter().enumerate() {
-                        table.classes[block_type][band][context][class] = path
-                            .iter()
-                            .map(|&(node, bit)| bool_cost(bit, node_probabilities[node]))
-                            .sum();
+                        table.classes[block_type][band][state][class] = end_of_block
+                            + path
+                                .iter()
+                                .map(|&(node, bit)| bool_cost(bit, node_probabilities[node]))
+                                .sum::<u32>();
                     }
                 }
             }
@@ -916,27 +954,28 @@ impl TokenCostTable {
         let level_classes = self.level_classes;
         let end_of_block = &self.end_of_block[block_type];
         let classes = &self.classes[block_type];
-        let end = levels
-            .iter()
-            .rposition(|&level| level != 0)
-            .map_or(first, |last| (last + 1).max(first));
+        // One past the last non-zero level, or `first` when there is none from `first` on.
+        let end = (32 - nonzero_mask(levels).leading_zeros() as usize).max(first);
         let mut cost = 0u32;
-        let mut context = context;
-        let mut after_zero = false;
+        assert!(context < 3, "token context {context} out of range");
+        let mut state = context;
         for (position, &level) in levels.iter().enumerate().take(end).skip(first) {
             let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[position]);
             let magnitude = usize::from(level.unsigned_abs()).min(MAX_LEVEL_MAGNITUDE);
-            if !after_zero {
-                cost += end_of_block[band][context][1];
-            }
-            cost += classes[band][context][usize::from(level_classes.class[magnitude])]
-                + level_classes.fixed_cost[magnitude];
-            after_zero = magnitude == 0;
-            context = magnitude.min(2);
+            let class = usize::from(level_classes.class[magnitude]);
+            cost += classes[band][state][class] + level_classes.fixed_cost[magnitude];
+            // From the magnitude rather than the class: the next lookup need not wait for
+            // this one's.
+            state = match magnitude {
+                0 => 3,
+                1 => 1,
+                _ => 2,
+            };
         }
         if end < 16 {
+            // The last token coded was not a zero, so the state is a context.
             let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[end]);
-            cost += end_of_block[band][context][0];
+            cost += end_of_block[band][state][0];
         }
         (cost, end > first)
     }
@@ -1033,6 +1072,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn nonzero_mask_marks_exactly_the_nonzero_levels() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let levels: [i16; 16] = std::array::from_fn(|index| {
+                let bits = seed >> (index * 4);
+                match bits & 3 {
+                    0 | 1 => 0,
+                    2 => -((bits >> 2) as i16 & 0x7ff) - 1,
+                    _ => (bits >> 2) as i16 & 0x7ff,
+                }
+            });
+            let expected = levels
+                .iter()
+                .enumerate()
+                .filter(|(_, &level)| level != 0)
+                .fold(0u32, |mask, (index, _)| mask | 1 << index);
+            assert_eq!(nonzero_mask(&levels), expected, "{levels:?}");
+        }
+        assert_eq!(nonzero_mask(&[i16::MIN; 16]), 0xffff);
+        assert_eq!(nonzero_mask(&[0; 16]), 0);
     }
 
     #[test]

@@ -551,6 +551,80 @@ pub fn full_pixel_search(
     (search.best, search.best_cost)
 }
 
+/// Small-diamond whole-pixel descent of a packed `size`-pixel block (rows `size` apart) on a
+/// padded plane from `start` (whole pixels), at most `steps` steps: the cheap vector search
+/// of the golden and alternate references and of SPLITMV partitions. Returns the best vector
+/// (eighth pixels, whole-pixel valued) and its sum of absolute differences, or `None` when
+/// `start` is off the padded plane. `cost_of_vector` is the rate term in distortion units.
+///
+/// Each step scores its four neighbours together (one AVX2 call for 16x16 blocks) and keeps
+/// the first strictly cheaper than the best, in the order up, right, down, left: the same
+/// result as scoring them one by one.
+#[allow(clippy::too_many_arguments)]
+pub fn local_whole_pixel_search(
+    source: &[u8],
+    size: usize,
+    reference: &PaddedPlane,
+    block_x: isize,
+    block_y: isize,
+    start: (isize, isize),
+    steps: usize,
+    cost_of_vector: &dyn Fn(isize, isize) -> u64,
+) -> Option<(crate::modes::MotionVector, u32)> {
+    if !reference.holds(block_x + start.0, block_y + start.1, size) {
+        return None;
+    }
+    let mut distortions = [0u32; 4];
+    sad_points(
+        source,
+        size,
+        reference,
+        size,
+        &[(block_x + start.0, block_y + start.1)],
+        &mut distortions[..1],
+    );
+    let mut best = start;
+    let mut best_distortion = distortions[0];
+    let mut best_cost = u64::from(best_distortion) + cost_of_vector(start.0, start.1);
+    for _ in 0..steps {
+        let center = best;
+        let mut vectors = [(0isize, 0isize); 4];
+        let mut points = [(0isize, 0isize); 4];
+        let mut count = 0;
+        for (ox, oy) in SMALL_DIAMOND {
+            let (dx, dy) = (center.0 + ox, center.1 + oy);
+            if reference.holds(block_x + dx, block_y + dy, size) {
+                vectors[count] = (dx, dy);
+                points[count] = (block_x + dx, block_y + dy);
+                count += 1;
+            }
+        }
+        sad_points(
+            source,
+            size,
+            reference,
+            size,
+            &points[..count],
+            &mut distortions[..count],
+        );
+        for (&(dx, dy), &distortion) in vectors[..count].iter().zip(&distortions[..count]) {
+            let cost = u64::from(distortion) + cost_of_vector(dx, dy);
+            if cost < best_cost {
+                best = (dx, dy);
+                best_cost = cost;
+                best_distortion = distortion;
+            }
+        }
+        if best == center {
+            break;
+        }
+    }
+    Some((
+        crate::modes::MotionVector::new((best.1 * 8) as i16, (best.0 * 8) as i16),
+        best_distortion,
+    ))
+}
+
 /// Sub-pixel refinement: from `start` (quarter pixels), tries the eight half-pixel neighbours,
 /// then the eight quarter-pixel neighbours of the best, keeping whatever `cost` says is cheaper.
 pub fn subpixel_refine(
@@ -693,7 +767,7 @@ fn half_pixel_phases(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
 /// AVX2 versions of [`filter_rows`] and [`filter_columns`]: sixteen outputs per step, the taps
 /// widened to 16 bits and combined exactly like [`half_pixel_tap`] (unsigned saturating
 /// subtraction of the negative part, shift, pack with unsigned saturation), writing straight
-/// into the output's spare capacity so the large planes are never zero-filled first.
+/// into the outputs' spare capacity so the large planes are never zero-filled first.
 #[cfg(target_arch = "x86_64")]
 mod half_pixel_avx2 {
     use std::arch::x86_64::{
@@ -734,101 +808,135 @@ mod half_pixel_avx2 {
         }
     }
 
-    /// Same output as [`super::filter_rows`].
+    /// Filters one row along its pixels like [`super::filter_rows`]: `stride` bytes from
+    /// `input` to `output`.
     ///
     /// # Safety
-    /// The CPU must support AVX2.
+    /// The CPU must support AVX2, `stride >= 21`, `input` must have `stride` readable bytes
+    /// and `output` `stride` writable ones.
+    #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn filter_rows(source: &[u8], stride: usize) -> Vec<u8> {
-        assert!(stride >= 21 && source.len() % stride == 0);
-        let mut out = Vec::with_capacity(source.len());
-        let output = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-        let count = stride - 5;
-        for (row, input) in source.chunks_exact(stride).enumerate() {
-            // SAFETY: AVX2 is available (caller). `output` has capacity for `source.len()`
-            // bytes and this row writes bytes `row * stride .. (row + 1) * stride` only: the
-            // edge copies cover `..2` and `stride - 3..`, and each 16-byte store covers
-            // `2 + start .. 2 + start + 16` with `start + 16 <= count`. Each tap pointer
-            // `input[start + k]`, k <= 5, has 16 bytes up to `start + 21 <= stride`.
-            unsafe {
-                let row_out = output.add(row * stride);
-                std::ptr::copy_nonoverlapping(input.as_ptr(), row_out, 2);
-                std::ptr::copy_nonoverlapping(
-                    input.as_ptr().add(stride - 3),
-                    row_out.add(stride - 3),
-                    3,
-                );
-                let mut start = 0;
-                loop {
-                    // The last step may overlap the one before: both write the same values.
-                    let at = start.min(count - 16);
-                    let base = input.as_ptr().add(at);
-                    let taps = [
-                        base,
-                        base.add(1),
-                        base.add(2),
-                        base.add(3),
-                        base.add(4),
-                        base.add(5),
-                    ];
-                    _mm_storeu_si128(row_out.add(2 + at).cast::<__m128i>(), tap16(taps));
-                    if at == count - 16 {
-                        break;
-                    }
-                    start += 16;
+    unsafe fn filter_row(input: *const u8, output: *mut u8, stride: usize) {
+        // SAFETY: the caller's guarantees. The edge copies cover `..2` and `stride - 3..`;
+        // each 16-byte store covers `2 + at .. 2 + at + 16` with `at + 16 <= stride - 5`, and
+        // each tap `input + at + k`, k <= 5, has 16 bytes up to `at + 21 <= stride`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(input, output, 2);
+            std::ptr::copy_nonoverlapping(input.add(stride - 3), output.add(stride - 3), 3);
+            let count = stride - 5;
+            let mut start = 0;
+            loop {
+                // The last step may overlap the one before: both write the same values.
+                let at = start.min(count - 16);
+                let base = input.add(at);
+                let taps = [
+                    base,
+                    base.add(1),
+                    base.add(2),
+                    base.add(3),
+                    base.add(4),
+                    base.add(5),
+                ];
+                _mm_storeu_si128(output.add(2 + at).cast::<__m128i>(), tap16(taps));
+                if at == count - 16 {
+                    break;
                 }
+                start += 16;
             }
         }
-        // SAFETY: every byte of the `source.len()` bytes was written above.
-        unsafe { out.set_len(source.len()) };
-        out
     }
 
-    /// Same output as [`super::filter_columns`].
+    /// Filters down columns like [`super::filter_columns`]: the row halfway between the
+    /// third and fourth of the six rows from `first` (rows `stride` apart), to `output`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, `stride >= 16`, the six rows from `first` must have
+    /// `stride` readable bytes each and `output` `stride` writable ones.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn filter_column_row(first: *const u8, stride: usize, output: *mut u8) {
+        // SAFETY: the caller's guarantees; every load and store starts at a column
+        // `at <= stride - 16`.
+        unsafe {
+            let mut start = 0;
+            loop {
+                let at = start.min(stride - 16);
+                let base = first.add(at);
+                let taps = [
+                    base,
+                    base.add(stride),
+                    base.add(2 * stride),
+                    base.add(3 * stride),
+                    base.add(4 * stride),
+                    base.add(5 * stride),
+                ];
+                _mm_storeu_si128(output.add(at).cast::<__m128i>(), tap16(taps));
+                if at == stride - 16 {
+                    break;
+                }
+                start += 16;
+            }
+        }
+    }
+
+    /// The three phases of [`super::half_pixel_phases`] in one pass down the plane: each
+    /// row is filtered horizontally, then the vertical and diagonal rows whose six taps are
+    /// complete are filtered from rows still in cache, so the whole plane is read once.
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn filter_columns(source: &[u8], stride: usize) -> Vec<u8> {
-        assert!(stride >= 16 && source.len() % stride == 0);
-        let rows = source.len() / stride;
+    pub(super) unsafe fn phases(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
+        assert!(stride >= 21 && whole.len() % stride == 0);
+        let rows = whole.len() / stride;
         assert!(rows >= 5);
-        let mut out = Vec::with_capacity(source.len());
-        out.extend_from_slice(&source[..2 * stride]);
-        let output = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-        for row in 2..rows - 3 {
-            // SAFETY: AVX2 is available (caller). Output row `row` lands at
-            // `(row - 2) * stride` of the spare capacity (the first two rows are already in
-            // `out`), inside the `source.len()` reserved; each 16-byte store starts at a
-            // column `at <= stride - 16`. The taps read rows `row - 2 ..= row + 3 < rows` at
-            // the same columns, inside `source`.
-            unsafe {
-                let row_out = output.add((row - 2) * stride);
-                let first = source.as_ptr().add((row - 2) * stride);
-                let mut start = 0;
-                loop {
-                    let at = start.min(stride - 16);
-                    let base = first.add(at);
-                    let taps = [
-                        base,
-                        base.add(stride),
-                        base.add(2 * stride),
-                        base.add(3 * stride),
-                        base.add(4 * stride),
-                        base.add(5 * stride),
-                    ];
-                    _mm_storeu_si128(row_out.add(at).cast::<__m128i>(), tap16(taps));
-                    if at == stride - 16 {
-                        break;
-                    }
-                    start += 16;
+        let length = whole.len();
+        let mut horizontal = Vec::with_capacity(length);
+        let mut vertical = Vec::with_capacity(length);
+        let mut both = Vec::with_capacity(length);
+        let horizontal_out = horizontal.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        let vertical_out = vertical.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        let both_out = both.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        // SAFETY: AVX2 is available (caller). All three outputs have capacity for `length`
+        // bytes, and row `row < rows` occupies `row * stride .. (row + 1) * stride` of it, as
+        // of `whole`. Horizontal row `row` is written before the column filters read it: they
+        // read rows `row - 5 ..= row` once `row >= 5` and write row `row - 3`. Rows 0, 1 and
+        // the last three of the vertical and diagonal phases, which lack taps, copy their
+        // source rows.
+        unsafe {
+            for row in 0..rows {
+                let offset = row * stride;
+                filter_row(
+                    whole.as_ptr().add(offset),
+                    horizontal_out.add(offset),
+                    stride,
+                );
+                if row >= 5 {
+                    let first = (row - 5) * stride;
+                    let out = (row - 3) * stride;
+                    filter_column_row(whole.as_ptr().add(first), stride, vertical_out.add(out));
+                    filter_column_row(horizontal_out.add(first), stride, both_out.add(out));
                 }
             }
+            for row in [0, 1, rows - 3, rows - 2, rows - 1] {
+                let offset = row * stride;
+                std::ptr::copy_nonoverlapping(
+                    whole.as_ptr().add(offset),
+                    vertical_out.add(offset),
+                    stride,
+                );
+                std::ptr::copy_nonoverlapping(
+                    horizontal_out.add(offset),
+                    both_out.add(offset),
+                    stride,
+                );
+            }
+            // Every row of all three was written above.
+            horizontal.set_len(length);
+            vertical.set_len(length);
+            both.set_len(length);
         }
-        // SAFETY: the first two rows were pushed and rows `2..rows - 3` written above.
-        unsafe { out.set_len((rows - 3) * stride) };
-        out.extend_from_slice(&source[(rows - 3) * stride..]);
-        out
+        [horizontal, vertical, both]
     }
 }
 
@@ -839,13 +947,8 @@ mod half_pixel_avx2 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn half_pixel_phases_avx2(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
-    // SAFETY: the caller guarantees AVX2, the filters' only requirement.
-    unsafe {
-        let horizontal = half_pixel_avx2::filter_rows(whole, stride);
-        let vertical = half_pixel_avx2::filter_columns(whole, stride);
-        let both = half_pixel_avx2::filter_columns(&horizontal, stride);
-        [horizontal, vertical, both]
-    }
+    // SAFETY: the caller guarantees AVX2, the kernel's only requirement.
+    unsafe { half_pixel_avx2::phases(whole, stride) }
 }
 
 impl SearchPlanes {
@@ -1123,6 +1226,82 @@ mod tests {
         assert!(moved > 100, "{moved}");
     }
 
+    #[test]
+    fn batched_local_search_matches_a_point_by_point_descent() {
+        let (width, height) = (64, 48);
+        let reference = textured_plane(width, height);
+        let padded = PaddedPlane::new(&reference, width, width, height);
+        let mut seed = 0x6a09_e667_f3bc_c909u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed >> 24
+        };
+        let mut moved = 0;
+        for trial in 0..400 {
+            let size = [16, 8, 4][trial % 3];
+            // Blocks near and over the padded area's edges as well as inside.
+            let block_x = (next() % (width as u64 + 60)) as isize - 30;
+            let block_y = (next() % (height as u64 + 60)) as isize - 30;
+            let (shift_x, shift_y) = ((next() % 9) as isize - 4, (next() % 9) as isize - 4);
+            let source: Vec<u8> = (0..size * size)
+                .map(|index| {
+                    let x =
+                        (block_x + shift_x + (index % size) as isize).clamp(0, width as isize - 1);
+                    let y =
+                        (block_y + shift_y + (index / size) as isize).clamp(0, height as isize - 1);
+                    reference[y as usize * width + x as usize].wrapping_add((next() % 7) as u8)
+                })
+                .collect();
+            let start = ((next() % 5) as isize - 2, (next() % 5) as isize - 2);
+            let steps = (next() % 12) as usize;
+            let weight = (trial % 4) as u64 * 2;
+            let rate =
+                move |dx: isize, dy: isize| weight * (dx.unsigned_abs() + dy.unsigned_abs()) as u64;
+            // Point by point, as the search is specified.
+            let evaluate = |dx: isize, dy: isize| -> Option<(u32, u64)> {
+                if !padded.holds(block_x + dx, block_y + dy, size) {
+                    return None;
+                }
+                let block = padded.block(block_x + dx, block_y + dy);
+                let distortion = sad(&source, size, block, padded.stride(), size, size);
+                Some((distortion, u64::from(distortion) + rate(dx, dy)))
+            };
+            let expected =
+                evaluate(start.0, start.1).map(|(mut best_distortion, mut best_cost)| {
+                    let mut best = start;
+                    for _ in 0..steps {
+                        let center = best;
+                        for (ox, oy) in SMALL_DIAMOND {
+                            if let Some((distortion, cost)) = evaluate(center.0 + ox, center.1 + oy)
+                            {
+                                if cost < best_cost {
+                                    (best, best_cost, best_distortion) =
+                                        ((center.0 + ox, center.1 + oy), cost, distortion);
+                                }
+                            }
+                        }
+                        if best == center {
+                            break;
+                        }
+                    }
+                    (
+                        crate::modes::MotionVector::new((best.1 * 8) as i16, (best.0 * 8) as i16),
+                        best_distortion,
+                    )
+                });
+            let batched = local_whole_pixel_search(
+                &source, size, &padded, block_x, block_y, start, steps, &rate,
+            );
+            assert_eq!(batched, expected, "trial {trial}");
+            moved += usize::from(batched.is_some_and(|(mv, _)| {
+                (isize::from(mv.col / 8), isize::from(mv.row / 8)) != start
+            }));
+        }
+        assert!(moved > 100, "{moved}");
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn four_block_sums_of_absolute_differences_match_single_ones() {
@@ -1240,7 +1419,7 @@ mod tests {
             (seed >> 24) as u8
         };
         // Strides around and off multiples of 16; extreme values saturate both ends.
-        for (stride, rows) in [(21, 5), (32, 6), (37, 9), (97, 11), (736, 7)] {
+        for (stride, rows) in [(21, 5), (32, 6), (37, 9), (97, 11), (736, 7), (40, 30)] {
             for pattern in 0..3 {
                 let whole: Vec<u8> = (0..stride * rows)
                     .map(|index| match pattern {
