@@ -637,13 +637,13 @@ pub struct TokenWriter<'a, W> {
 }
 
 impl<W: EntropyWriter> TokenSink for TokenWriter<'_, W> {
-    #[inline]
+    #[inline(always)]
     fn node(&mut self, band: usize, context: usize, node: usize, bit: bool) {
         self.writer
             .write_bool(bit, self.probabilities[band][context][node]);
     }
 
-    #[inline]
+    #[inline(always)]
     fn fixed(&mut self, bit: bool, probability: u8) {
         self.writer.write_bool(bit, probability);
     }

@@ -300,185 +300,6 @@ pub const MAX_SEARCH_RANGE: isize = 24;
 const VISITED_WORDS: usize =
     ((2 * MAX_SEARCH_RANGE + 1) * (2 * MAX_SEARCH_RANGE + 1)) as usize / 64 + 1;
 
-/// Sums of absolute differences of one 16x16 block against four others with AVX2: two rows
-/// of each per `vpsadbw`, the source rows loaded once for all four.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn sad_16x16_x4_avx2(
-    source: &[u8],
-    source_stride: usize,
-    references: [&[u8]; 4],
-    reference_stride: usize,
-) -> [u32; 4] {
-    use std::arch::x86_64::{
-        __m128i, __m256i, _mm256_add_epi64, _mm256_castsi256_si128, _mm256_extracti128_si256,
-        _mm256_loadu2_m128i, _mm256_sad_epu8, _mm256_setzero_si256, _mm_add_epi64,
-        _mm_cvtsi128_si64, _mm_unpackhi_epi64,
-    };
-    // One bounds check per block: the last row ends inside each slice.
-    let source = &source[..15 * source_stride + 16];
-    let references = references.map(|block| &block[..15 * reference_stride + 16]);
-    // SAFETY: the caller guarantees AVX2. Rows `row` and `row + 1 <= 15` start at
-    // `row * stride` and `(row + 1) * stride`, and their 16 bytes end at or before
-    // `15 * stride + 16`, the length every slice was just cut to; unaligned loads accept any
-    // address.
-    unsafe {
-        let pair = |block: &[u8], stride: usize, row: usize| -> __m256i {
-            let first = block.as_ptr().add(row * stride);
-            _mm256_loadu2_m128i(first.add(stride).cast::<__m128i>(), first.cast::<__m128i>())
-        };
-        let mut sums = [_mm256_setzero_si256(); 4];
-        for row in (0..16).step_by(2) {
-            let source_rows = pair(source, source_stride, row);
-            for (sum, block) in sums.iter_mut().zip(references) {
-                let block_rows = pair(block, reference_stride, row);
-                *sum = _mm256_add_epi64(*sum, _mm256_sad_epu8(source_rows, block_rows));
-            }
-        }
-        sums.map(|sum| {
-            let halves = _mm_add_epi64(
-                _mm256_castsi256_si128(sum),
-                _mm256_extracti128_si256::<1>(sum),
-            );
-            (_mm_cvtsi128_si64(halves) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(halves, halves)))
-                as u32
-        })
-    }
-}
-
-/// Sums of absolute differences of the `size` x `size` block `source` against the blocks of
-/// `reference` at each of `points` (frame coordinates inside the padded area), into
-/// `distortions`. Sixteen-pixel blocks go four at a time through AVX2 when the CPU has it.
-fn sad_points(
-    source: &[u8],
-    source_stride: usize,
-    reference: &PaddedPlane,
-    size: usize,
-    points: &[(isize, isize)],
-    distortions: &mut [u32],
-) {
-    let stride = reference.stride();
-    #[cfg(target_arch = "x86_64")]
-    if size == 16 && crate::simd::avx2_enabled() {
-        for (group, out) in points.chunks(4).zip(distortions.chunks_mut(4)) {
-            // Short groups repeat their first point; the repeats' results are dropped.
-            let block = |index: usize| {
-                let (x, y) = group.get(index).copied().unwrap_or(group[0]);
-                reference.block(x, y)
-            };
-            // SAFETY: `avx2_enabled` is only true on CPUs with AVX2.
-            let sums = unsafe {
-                sad_16x16_x4_avx2(source, source_stride, [0, 1, 2, 3].map(block), stride)
-            };
-            out.copy_from_slice(&sums[..group.len()]);
-        }
-        return;
-    }
-    for (&(x, y), distortion) in points.iter().zip(distortions.iter_mut()) {
-        *distortion = sad(
-            source,
-            source_stride,
-            reference.block(x, y),
-            stride,
-            size,
-            size,
-        );
-    }
-}
-
-/// The state of one [`full_pixel_search`]: the block, the points already scored and the best.
-struct WholePixelSearch<'a> {
-    source: &'a [u8],
-    source_stride: usize,
-    reference: &'a PaddedPlane,
-    block_x: isize,
-    block_y: isize,
-    size: usize,
-    range: isize,
-    cost_of_vector: &'a dyn Fn(isize, isize) -> u32,
-    /// Points already scored, one bit each on the (2 * range + 1)^2 window: the descents
-    /// revisit their centres and each other's points.
-    visited: [u64; VISITED_WORDS],
-    best: (isize, isize),
-    best_cost: u32,
-}
-
-impl WholePixelSearch<'_> {
-    fn allowed(&self, dx: isize, dy: isize) -> bool {
-        dx.abs() <= self.range
-            && dy.abs() <= self.range
-            && self
-                .reference
-                .holds(self.block_x + dx, self.block_y + dy, self.size)
-    }
-
-    /// Marks (`dx`, `dy`) visited; false when it already was.
-    fn first_visit(&mut self, dx: isize, dy: isize) -> bool {
-        let side = (2 * self.range + 1) as usize;
-        let index = (dy + self.range) as usize * side + (dx + self.range) as usize;
-        let (word, bit) = (index / 64, 1u64 << (index % 64));
-        let first = self.visited[word] & bit == 0;
-        self.visited[word] |= bit;
-        first
-    }
-
-    /// Scores the allowed, not yet visited points of `offsets` (in order), and keeps the first
-    /// one strictly cheaper than the best so far.
-    fn score(&mut self, offsets: &[(isize, isize)]) {
-        let mut points = [(0isize, 0isize); 8];
-        let mut vectors = [(0isize, 0isize); 8];
-        let mut count = 0;
-        for &(dx, dy) in offsets {
-            if self.allowed(dx, dy) && self.first_visit(dx, dy) {
-                vectors[count] = (dx, dy);
-                points[count] = (self.block_x + dx, self.block_y + dy);
-                count += 1;
-            }
-        }
-        let mut distortions = [0u32; 8];
-        sad_points(
-            self.source,
-            self.source_stride,
-            self.reference,
-            self.size,
-            &points[..count],
-            &mut distortions[..count],
-        );
-        for (&(dx, dy), &distortion) in vectors[..count].iter().zip(&distortions[..count]) {
-            let cost = distortion + (self.cost_of_vector)(dx, dy);
-            if cost < self.best_cost {
-                self.best = (dx, dy);
-                self.best_cost = cost;
-            }
-        }
-    }
-
-    /// One pass of `pattern` (offsets times `step`) around the best so far; true when it moved.
-    fn search_around(&mut self, pattern: &[(isize, isize)], step: isize) -> bool {
-        let center = self.best;
-        let mut offsets = [(0isize, 0isize); 8];
-        for (offset, &(ox, oy)) in offsets.iter_mut().zip(pattern) {
-            *offset = (center.0 + ox * step, center.1 + oy * step);
-        }
-        self.score(&offsets[..pattern.len()]);
-        self.best != center
-    }
-
-    /// Descends a large then a small diamond from the best so far.
-    fn descend(&mut self) {
-        for pattern in [&LARGE_DIAMOND[..], &SMALL_DIAMOND[..]] {
-            for _ in 0..16 {
-                if !self.search_around(pattern, 1) {
-                    break;
-                }
-            }
-        }
-    }
-}
-
 const LARGE_DIAMOND: [(isize, isize); 8] = [
     (0, -2),
     (1, -1),
@@ -506,123 +327,77 @@ pub fn full_pixel_search(
     range: isize,
     cost_of_vector: &dyn Fn(isize, isize) -> u32,
 ) -> ((isize, isize), u32) {
-    let mut search = WholePixelSearch {
-        source,
-        source_stride,
-        reference,
-        block_x,
-        block_y,
-        size,
-        range: range.clamp(0, MAX_SEARCH_RANGE),
-        cost_of_vector,
-        visited: [0; VISITED_WORDS],
-        best: (0, 0),
-        best_cost: u32::MAX,
+    let range = range.clamp(0, MAX_SEARCH_RANGE);
+    let allowed = |dx: isize, dy: isize| {
+        dx.abs() <= range && dy.abs() <= range && reference.holds(block_x + dx, block_y + dy, size)
     };
-    // The zero vector is scored whether or not the window allows it, as the first best.
-    search.first_visit(0, 0);
-    let mut zero = [0u32];
-    sad_points(
-        source,
-        source_stride,
-        reference,
-        size,
-        &[(block_x, block_y)],
-        &mut zero,
-    );
-    search.best_cost = zero[0] + cost_of_vector(0, 0);
-    // Candidates one at a time: each is compared with the best its predecessors left.
-    for &candidate in candidates {
-        if candidate != search.best && search.allowed(candidate.0, candidate.1) {
-            search.score(&[candidate]);
+    // Points already scored, one bit each on the (2 * range + 1)^2 window: the descents
+    // revisit their centres and each other's points.
+    let side = (2 * range + 1) as usize;
+    let visited = std::cell::RefCell::new([0u64; VISITED_WORDS]);
+    let evaluate = |dx: isize, dy: isize| -> u32 {
+        let index = (dy + range) as usize * side + (dx + range) as usize;
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        let mut bits = visited.borrow_mut();
+        if bits[word] & bit != 0 {
+            return u32::MAX;
         }
-    }
-    // Descend from the best candidate: motion mostly continues what the neighbours did, so a
-    // nearby minimum is usually the one.
-    search.descend();
-    let wide_threshold = (WIDE_SEARCH_MEAN_ERROR * size * size) as u32;
-    if search.best_cost > wide_threshold {
-        // Still poor: cover ground with coarse steps (new motion, a cut), then descend again.
-        for step in [8isize, 4, 2] {
-            while search.search_around(&SMALL_DIAMOND, step) {}
-        }
-        search.descend();
-    }
-    (search.best, search.best_cost)
-}
+        bits[word] |= bit;
+        let block = reference.block(block_x + dx, block_y + dy);
+        sad(source, source_stride, block, reference.stride(), size, size) + cost_of_vector(dx, dy)
+    };
 
-/// Small-diamond whole-pixel descent of a packed `size`-pixel block (rows `size` apart) on a
-/// padded plane from `start` (whole pixels), at most `steps` steps: the cheap vector search
-/// of the golden and alternate references and of SPLITMV partitions. Returns the best vector
-/// (eighth pixels, whole-pixel valued) and its sum of absolute differences, or `None` when
-/// `start` is off the padded plane. `cost_of_vector` is the rate term in distortion units.
-///
-/// Each step scores its four neighbours together (one AVX2 call for 16x16 blocks) and keeps
-/// the first strictly cheaper than the best, in the order up, right, down, left: the same
-/// result as scoring them one by one.
-#[allow(clippy::too_many_arguments)]
-pub fn local_whole_pixel_search(
-    source: &[u8],
-    size: usize,
-    reference: &PaddedPlane,
-    block_x: isize,
-    block_y: isize,
-    start: (isize, isize),
-    steps: usize,
-    cost_of_vector: &dyn Fn(isize, isize) -> u64,
-) -> Option<(crate::modes::MotionVector, u32)> {
-    if !reference.holds(block_x + start.0, block_y + start.1, size) {
-        return None;
-    }
-    let mut distortions = [0u32; 4];
-    sad_points(
-        source,
-        size,
-        reference,
-        size,
-        &[(block_x + start.0, block_y + start.1)],
-        &mut distortions[..1],
-    );
-    let mut best = start;
-    let mut best_distortion = distortions[0];
-    let mut best_cost = u64::from(best_distortion) + cost_of_vector(start.0, start.1);
-    for _ in 0..steps {
-        let center = best;
-        let mut vectors = [(0isize, 0isize); 4];
-        let mut points = [(0isize, 0isize); 4];
-        let mut count = 0;
-        for (ox, oy) in SMALL_DIAMOND {
-            let (dx, dy) = (center.0 + ox, center.1 + oy);
-            if reference.holds(block_x + dx, block_y + dy, size) {
-                vectors[count] = (dx, dy);
-                points[count] = (block_x + dx, block_y + dy);
-                count += 1;
-            }
-        }
-        sad_points(
-            source,
-            size,
-            reference,
-            size,
-            &points[..count],
-            &mut distortions[..count],
-        );
-        for (&(dx, dy), &distortion) in vectors[..count].iter().zip(&distortions[..count]) {
-            let cost = u64::from(distortion) + cost_of_vector(dx, dy);
+    let mut best = (0isize, 0isize);
+    let mut best_cost = evaluate(0, 0);
+    for &(dx, dy) in candidates {
+        if (dx, dy) != best && allowed(dx, dy) {
+            let cost = evaluate(dx, dy);
             if cost < best_cost {
                 best = (dx, dy);
                 best_cost = cost;
-                best_distortion = distortion;
             }
         }
-        if best == center {
-            break;
-        }
     }
-    Some((
-        crate::modes::MotionVector::new((best.1 * 8) as i16, (best.0 * 8) as i16),
-        best_distortion,
-    ))
+
+    // One pass of `pattern` (offsets times `step`) around the best so far; true when it moved.
+    let search_around = |best: &mut (isize, isize),
+                         best_cost: &mut u32,
+                         pattern: &[(isize, isize)],
+                         step: isize| {
+        let center = *best;
+        for &(ox, oy) in pattern {
+            let (dx, dy) = (center.0 + ox * step, center.1 + oy * step);
+            if allowed(dx, dy) {
+                let cost = evaluate(dx, dy);
+                if cost < *best_cost {
+                    *best = (dx, dy);
+                    *best_cost = cost;
+                }
+            }
+        }
+        *best != center
+    };
+    // Descend a large then a small diamond from the best candidate: motion mostly continues
+    // what the neighbours did, so a nearby minimum is usually the one.
+    let descend = |best: &mut (isize, isize), best_cost: &mut u32| {
+        for pattern in [&LARGE_DIAMOND[..], &SMALL_DIAMOND[..]] {
+            for _ in 0..16 {
+                if !search_around(best, best_cost, pattern, 1) {
+                    break;
+                }
+            }
+        }
+    };
+    descend(&mut best, &mut best_cost);
+    let wide_threshold = (WIDE_SEARCH_MEAN_ERROR * size * size) as u32;
+    if best_cost > wide_threshold {
+        // Still poor: cover ground with coarse steps (new motion, a cut), then descend again.
+        for step in [8isize, 4, 2] {
+            while search_around(&mut best, &mut best_cost, &SMALL_DIAMOND, step) {}
+        }
+        descend(&mut best, &mut best_cost);
+    }
+    (best, best_cost)
 }
 
 /// Sub-pixel refinement: from `start` (quarter pixels), tries the eight half-pixel neighbours,
@@ -995,6 +770,19 @@ impl SearchPlanes {
         mv: crate::modes::MotionVector,
         size: usize,
     ) -> Option<u32> {
+        let block = self.located(x, y, mv, size)?;
+        Some(sad(source, size, block, self.phases[0].stride, size, size))
+    }
+
+    /// The plane and top-left corner of the block [`SearchPlanes::sad`] compares, or `None`
+    /// where it gives `None`.
+    fn located(
+        &self,
+        x: usize,
+        y: usize,
+        mv: crate::modes::MotionVector,
+        size: usize,
+    ) -> Option<&[u8]> {
         if (mv.row | mv.col) & 3 != 0 {
             return None;
         }
@@ -1008,16 +796,7 @@ impl SearchPlanes {
             && block_y >= -border
             && block_x + size as isize <= plane.width as isize + border
             && block_y + size as isize <= plane.height as isize + border;
-        inside.then(|| {
-            sad(
-                source,
-                size,
-                plane.block(block_x, block_y),
-                plane.stride,
-                size,
-                size,
-            )
-        })
+        inside.then(|| plane.block(block_x, block_y))
     }
 }
 
@@ -1077,7 +856,7 @@ mod tests {
     }
 
     /// The whole-pixel search point by point, each point scored when its pattern reaches it:
-    /// what the batched scoring of [`full_pixel_search`] must reproduce.
+    /// the result [`full_pixel_search`] must give whatever its internals.
     #[allow(clippy::too_many_arguments)]
     fn point_by_point_search(
         source: &[u8],
@@ -1095,23 +874,18 @@ mod tests {
                 && dy.abs() <= range
                 && reference.holds(block_x + dx, block_y + dy, size)
         };
-        let visited = std::cell::RefCell::new(std::collections::HashSet::new());
+        let side = (2 * range + 1) as usize;
+        let visited = std::cell::RefCell::new([0u64; VISITED_WORDS]);
         let evaluate = |dx: isize, dy: isize| {
-            if !visited.borrow_mut().insert((dx, dy)) {
+            let index = (dy + range) as usize * side + (dx + range) as usize;
+            let (word, bit) = (index / 64, 1u64 << (index % 64));
+            let mut bits = visited.borrow_mut();
+            if bits[word] & bit != 0 {
                 return u32::MAX;
             }
+            bits[word] |= bit;
             let block = reference.block(block_x + dx, block_y + dy);
-            let mut total = 0;
-            for row in 0..size {
-                for column in 0..size {
-                    let (a, b) = (
-                        source[row * size + column],
-                        block[row * reference.stride + column],
-                    );
-                    total += u32::from(a.abs_diff(b));
-                }
-            }
-            total + cost_of_vector(dx, dy)
+            sad(source, size, block, reference.stride, size, size) + cost_of_vector(dx, dy)
         };
         let mut best = (0, 0);
         let mut best_cost = evaluate(0, 0);
@@ -1158,7 +932,7 @@ mod tests {
     }
 
     #[test]
-    fn batched_search_matches_a_point_by_point_search() {
+    fn whole_pixel_search_matches_a_point_by_point_reference() {
         let (width, height) = (96, 80);
         let reference = textured_plane(width, height);
         let padded = PaddedPlane::new(&reference, width, width, height);
@@ -1224,128 +998,6 @@ mod tests {
             moved += usize::from(batched.0 != (0, 0));
         }
         assert!(moved > 100, "{moved}");
-    }
-
-    #[test]
-    fn batched_local_search_matches_a_point_by_point_descent() {
-        let (width, height) = (64, 48);
-        let reference = textured_plane(width, height);
-        let padded = PaddedPlane::new(&reference, width, width, height);
-        let mut seed = 0x6a09_e667_f3bc_c909u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed >> 24
-        };
-        let mut moved = 0;
-        for trial in 0..400 {
-            let size = [16, 8, 4][trial % 3];
-            // Blocks near and over the padded area's edges as well as inside.
-            let block_x = (next() % (width as u64 + 60)) as isize - 30;
-            let block_y = (next() % (height as u64 + 60)) as isize - 30;
-            let (shift_x, shift_y) = ((next() % 9) as isize - 4, (next() % 9) as isize - 4);
-            let source: Vec<u8> = (0..size * size)
-                .map(|index| {
-                    let x =
-                        (block_x + shift_x + (index % size) as isize).clamp(0, width as isize - 1);
-                    let y =
-                        (block_y + shift_y + (index / size) as isize).clamp(0, height as isize - 1);
-                    reference[y as usize * width + x as usize].wrapping_add((next() % 7) as u8)
-                })
-                .collect();
-            let start = ((next() % 5) as isize - 2, (next() % 5) as isize - 2);
-            let steps = (next() % 12) as usize;
-            let weight = (trial % 4) as u64 * 2;
-            let rate =
-                move |dx: isize, dy: isize| weight * (dx.unsigned_abs() + dy.unsigned_abs()) as u64;
-            // Point by point, as the search is specified.
-            let evaluate = |dx: isize, dy: isize| -> Option<(u32, u64)> {
-                if !padded.holds(block_x + dx, block_y + dy, size) {
-                    return None;
-                }
-                let block = padded.block(block_x + dx, block_y + dy);
-                let distortion = sad(&source, size, block, padded.stride(), size, size);
-                Some((distortion, u64::from(distortion) + rate(dx, dy)))
-            };
-            let expected =
-                evaluate(start.0, start.1).map(|(mut best_distortion, mut best_cost)| {
-                    let mut best = start;
-                    for _ in 0..steps {
-                        let center = best;
-                        for (ox, oy) in SMALL_DIAMOND {
-                            if let Some((distortion, cost)) = evaluate(center.0 + ox, center.1 + oy)
-                            {
-                                if cost < best_cost {
-                                    (best, best_cost, best_distortion) =
-                                        ((center.0 + ox, center.1 + oy), cost, distortion);
-                                }
-                            }
-                        }
-                        if best == center {
-                            break;
-                        }
-                    }
-                    (
-                        crate::modes::MotionVector::new((best.1 * 8) as i16, (best.0 * 8) as i16),
-                        best_distortion,
-                    )
-                });
-            let batched = local_whole_pixel_search(
-                &source, size, &padded, block_x, block_y, start, steps, &rate,
-            );
-            assert_eq!(batched, expected, "trial {trial}");
-            moved += usize::from(batched.is_some_and(|(mv, _)| {
-                (isize::from(mv.col / 8), isize::from(mv.row / 8)) != start
-            }));
-        }
-        assert!(moved > 100, "{moved}");
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn four_block_sums_of_absolute_differences_match_single_ones() {
-        if !std::is_x86_feature_detected!("avx2") {
-            eprintln!("no AVX2 on this CPU: only single-block sums run");
-            return;
-        }
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        };
-        for (source_stride, reference_stride) in [(16, 16), (16, 112), (33, 40)] {
-            for extreme in [false, true] {
-                let source: Vec<u8> = (0..source_stride * 16).map(|_| next()).collect();
-                let plane: Vec<u8> = (0..reference_stride * 20)
-                    .map(|index| {
-                        if extreme {
-                            255 * (index as u8 & 1)
-                        } else {
-                            next()
-                        }
-                    })
-                    .collect();
-                let offsets = [0, 1, reference_stride + 3, 4 * reference_stride];
-                let blocks = offsets.map(|offset| &plane[offset..]);
-                // SAFETY: AVX2 was detected above.
-                let sums =
-                    unsafe { sad_16x16_x4_avx2(&source, source_stride, blocks, reference_stride) };
-                for (sum, block) in sums.into_iter().zip(blocks) {
-                    let mut expected = 0u32;
-                    for row in 0..16 {
-                        for column in 0..16 {
-                            let a = source[row * source_stride + column];
-                            expected +=
-                                u32::from(a.abs_diff(block[row * reference_stride + column]));
-                        }
-                    }
-                    assert_eq!(sum, expected);
-                }
-            }
-        }
     }
 
     #[test]
@@ -1437,6 +1089,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Speed of the one-pass AVX2 half-pixel phases against the portable filters compiled
+    /// for AVX2 (the compiler's own vectorisation), on a 640x360 frame's padded plane.
+    /// `cargo test --release -p codec -- --ignored --nocapture half_pixel_phases_speed`
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[ignore = "benchmark"]
+    fn half_pixel_phases_speed() {
+        #[target_feature(enable = "avx2")]
+        unsafe fn compiler_vectorised(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
+            half_pixel_phases(whole, stride)
+        }
+        assert!(
+            std::is_x86_feature_detected!("avx2"),
+            "benchmark needs AVX2"
+        );
+        let plane = PaddedPlane::new(&textured_plane(640, 360), 640, 640, 360);
+        let (whole, stride) = (&plane.data, plane.stride);
+        let mut best = [f64::MAX; 2];
+        for _ in 0..30 {
+            for (index, best) in best.iter_mut().enumerate() {
+                let start = std::time::Instant::now();
+                // SAFETY: AVX2 was detected above.
+                let phases = unsafe {
+                    if index == 0 {
+                        half_pixel_phases_avx2(whole, stride)
+                    } else {
+                        compiler_vectorised(whole, stride)
+                    }
+                };
+                *best = best.min(start.elapsed().as_secs_f64());
+                std::hint::black_box(phases);
+            }
+        }
+        println!(
+            "half-pixel phases of a padded 640x360 plane: one-pass AVX2 {:.0} us, \
+             compiler-vectorised {:.0} us, ratio {:.2}x",
+            best[0] * 1e6,
+            best[1] * 1e6,
+            best[1] / best[0]
+        );
     }
 
     #[test]
