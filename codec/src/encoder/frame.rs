@@ -19,7 +19,7 @@ use super::bitstream::{
     MAX_MV_DIFFERENCE,
 };
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
-use super::motion::{full_pixel_search, local_whole_pixel_search, sad, sse, SearchPlanes};
+use super::motion::{full_pixel_search, sad, sse, PaddedPlane, SearchPlanes};
 use super::quantize::BlockQuantizer;
 use super::residual::{
     code_chroma, code_luma_with_y2, code_luma_without_y2, quantize_scan, Quantizers,
@@ -1406,6 +1406,54 @@ const SPLIT_SEARCH_STEPS: usize = 4;
 
 /// Whole-macroblock luma SAD above which SPLITMV is tried (about 4 per pixel).
 const SPLIT_SEARCH_MIN_SAD: u32 = 1024;
+
+/// Small-diamond whole-pixel descent of a packed `size`-pixel block on a padded plane from
+/// `start` (whole pixels), at most `steps` steps: the cheap vector search of the golden and
+/// alternate references and of SPLITMV partitions. Returns the best
+/// vector (eighth pixels, whole-pixel valued) and its SAD, or `None` when `start` is off the
+/// padded plane. `cost_of_vector` is the rate term in distortion units.
+#[allow(clippy::too_many_arguments)]
+fn local_whole_pixel_search(
+    source: &[u8],
+    size: usize,
+    reference: &PaddedPlane,
+    block_x: isize,
+    block_y: isize,
+    start: (isize, isize),
+    steps: usize,
+    cost_of_vector: &dyn Fn(isize, isize) -> u64,
+) -> Option<(MotionVector, u32)> {
+    let evaluate = |dx: isize, dy: isize| -> Option<(u32, u64)> {
+        if !reference.holds(block_x + dx, block_y + dy, size) {
+            return None;
+        }
+        let block = reference.block(block_x + dx, block_y + dy);
+        let distortion = sad(source, size, block, reference.stride(), size, size);
+        Some((distortion, u64::from(distortion) + cost_of_vector(dx, dy)))
+    };
+    let mut best = start;
+    let (mut best_distortion, mut best_cost) = evaluate(start.0, start.1)?;
+    for _ in 0..steps {
+        let center = best;
+        for (ox, oy) in [(0isize, -1isize), (1, 0), (0, 1), (-1, 0)] {
+            let (dx, dy) = (center.0 + ox, center.1 + oy);
+            if let Some((distortion, cost)) = evaluate(dx, dy) {
+                if cost < best_cost {
+                    best = (dx, dy);
+                    best_cost = cost;
+                    best_distortion = distortion;
+                }
+            }
+        }
+        if best == center {
+            break;
+        }
+    }
+    Some((
+        MotionVector::new((best.1 * 8) as i16, (best.0 * 8) as i16),
+        best_distortion,
+    ))
+}
 
 /// Writes a packed block into a plane.
 fn store_block<const SIZE: usize>(plane: &mut Plane, x: usize, y: usize, block: &[u8]) {
