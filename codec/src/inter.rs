@@ -1163,13 +1163,8 @@ mod tests {
 
     #[test]
     fn vector_sixtap_matches_portable_at_every_fraction_pair_and_edge() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut random = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut random = crate::test_random::TestRandom::new(0x2545_f491_4f6c_dd1du64);
+        let mut random = move || random.next_u64();
         let mut noise = || (random() >> 32) as u8;
         let noisy = plane_with_stride(40, 36, 40, &mut noise);
         let mut extreme = || if noise() & 1 == 0 { 0 } else { 255 };
@@ -1274,13 +1269,8 @@ mod tests {
 
     #[test]
     fn sixtap_matches_a_plain_reference_inside_outside_and_on_tiny_planes() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut noise = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as u8
-        };
+        let mut random = crate::test_random::TestRandom::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut noise = move || (random.next_u64() >> 40) as u8;
         let planes = [
             plane_with_stride(6, 5, 6, &mut noise),
             plane_with_stride(17, 9, 20, &mut noise),

@@ -24,6 +24,8 @@ pub mod reconstruct;
 pub mod simd;
 pub mod state;
 pub mod tables;
+#[cfg(test)]
+mod test_random;
 pub mod tokens;
 pub mod transform;
 pub mod y4m;

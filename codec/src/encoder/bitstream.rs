@@ -1076,11 +1076,9 @@ mod tests {
 
     #[test]
     fn nonzero_mask_marks_exactly_the_nonzero_levels() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = crate::test_random::TestRandom::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..2000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = random.next_u64();
             let levels: [i16; 16] = std::array::from_fn(|index| {
                 let bits = seed >> (index * 4);
                 match bits & 3 {
@@ -1103,13 +1101,8 @@ mod tests {
     #[test]
     fn token_cost_table_matches_the_writer() {
         use crate::tables::DEFAULT_COEFFICIENT_PROBABILITIES;
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut random = crate::test_random::TestRandom::new(0x2545_f491_4f6c_dd1du64);
+        let mut next = move || random.next_u64();
         let mut probabilities = DEFAULT_COEFFICIENT_PROBABILITIES;
         for round in 0..3 {
             if round > 0 {

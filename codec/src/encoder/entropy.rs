@@ -581,34 +581,6 @@ mod tests {
         output
     }
 
-    /// Speed of the boolean encoder against the shift-by-shift one on the same decisions.
-    /// `cargo test --release -p codec -- --ignored --nocapture boolean_encoder_speed`
-    #[test]
-    #[ignore = "benchmark"]
-    fn boolean_encoder_speed() {
-        let decisions = pseudo_random_decisions(1_000_000, 3);
-        let mut best = [f64::MAX; 2];
-        for _ in 0..10 {
-            let start = std::time::Instant::now();
-            let mut encoder = BoolEncoder::with_capacity(decisions.len() / 8);
-            for &(bit, probability) in &decisions {
-                encoder.write_bool(bit, probability);
-            }
-            let batched = encoder.finish();
-            best[0] = best[0].min(start.elapsed().as_secs_f64());
-            let start = std::time::Instant::now();
-            let reference = shift_by_shift_encoding(&decisions);
-            best[1] = best[1].min(start.elapsed().as_secs_f64());
-            assert_eq!(batched, reference);
-        }
-        println!(
-            "boolean encoder, 1M decisions: batched {:.2} ms, shift by shift {:.2} ms, ratio {:.2}x",
-            best[0] * 1e3,
-            best[1] * 1e3,
-            best[1] / best[0]
-        );
-    }
-
     #[test]
     fn batched_normalisation_matches_shift_by_shift_encoding() {
         for seed in 0..16 {

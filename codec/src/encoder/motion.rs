@@ -936,13 +936,8 @@ mod tests {
         let (width, height) = (96, 80);
         let reference = textured_plane(width, height);
         let padded = PaddedPlane::new(&reference, width, width, height);
-        let mut seed = 0x853c_49e6_748f_ea9bu64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed >> 24
-        };
+        let mut random = crate::test_random::TestRandom::new(0x853c_49e6_748f_ea9bu64);
+        let mut next = move || random.next_u64() >> 24;
         let mut moved = 0;
         for trial in 0..300 {
             let size = if trial % 3 == 0 { 8 } else { 16 };
@@ -1063,13 +1058,8 @@ mod tests {
             eprintln!("no AVX2 on this CPU: only the portable half-pixel filters run");
             return;
         }
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        };
+        let mut random = crate::test_random::TestRandom::new(0x2545_f491_4f6c_dd1du64);
+        let mut next = move || (random.next_u64() >> 24) as u8;
         // Strides around and off multiples of 16; extreme values saturate both ends.
         for (stride, rows) in [(21, 5), (32, 6), (37, 9), (97, 11), (736, 7), (40, 30)] {
             for pattern in 0..3 {
@@ -1091,57 +1081,10 @@ mod tests {
         }
     }
 
-    /// Speed of the one-pass AVX2 half-pixel phases against the portable filters compiled
-    /// for AVX2 (the compiler's own vectorisation), on a 640x360 frame's padded plane.
-    /// `cargo test --release -p codec -- --ignored --nocapture half_pixel_phases_speed`
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    #[ignore = "benchmark"]
-    fn half_pixel_phases_speed() {
-        #[target_feature(enable = "avx2")]
-        unsafe fn compiler_vectorised(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
-            half_pixel_phases(whole, stride)
-        }
-        assert!(
-            std::is_x86_feature_detected!("avx2"),
-            "benchmark needs AVX2"
-        );
-        let plane = PaddedPlane::new(&textured_plane(640, 360), 640, 640, 360);
-        let (whole, stride) = (&plane.data, plane.stride);
-        let mut best = [f64::MAX; 2];
-        for _ in 0..30 {
-            for (index, best) in best.iter_mut().enumerate() {
-                let start = std::time::Instant::now();
-                // SAFETY: AVX2 was detected above.
-                let phases = unsafe {
-                    if index == 0 {
-                        half_pixel_phases_avx2(whole, stride)
-                    } else {
-                        compiler_vectorised(whole, stride)
-                    }
-                };
-                *best = best.min(start.elapsed().as_secs_f64());
-                std::hint::black_box(phases);
-            }
-        }
-        println!(
-            "half-pixel phases of a padded 640x360 plane: one-pass AVX2 {:.0} us, \
-             compiler-vectorised {:.0} us, ratio {:.2}x",
-            best[0] * 1e6,
-            best[1] * 1e6,
-            best[1] / best[0]
-        );
-    }
-
     #[test]
     fn sums_of_absolute_differences_match_a_plain_loop() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        };
+        let mut random = crate::test_random::TestRandom::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = move || (random.next_u64() >> 24) as u8;
         for (size, a_stride, b_stride) in [(16, 16, 16), (16, 40, 23), (8, 8, 8), (8, 19, 33)] {
             for extreme in [false, true] {
                 let a: Vec<u8> = (0..a_stride * size).map(|_| next()).collect();
@@ -1168,13 +1111,8 @@ mod tests {
 
     #[test]
     fn sums_of_squared_differences_match_a_plain_loop() {
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        };
+        let mut random = crate::test_random::TestRandom::new(0x1234_5678_9abc_def1u64);
+        let mut next = move || (random.next_u64() >> 24) as u8;
         for (width, height) in [(16, 16), (8, 8), (4, 4), (16, 1), (640, 1)] {
             for extreme in [false, true] {
                 let a: Vec<u8> = (0..width * height)
