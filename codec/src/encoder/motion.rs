@@ -4,6 +4,10 @@
 //! [`PaddedPlane::BORDER`] pixels on every side (edge pixels repeated, as VP8 does for vectors
 //! pointing outside the frame), so sums of absolute differences need no bounds checks. Costs are
 //! distortion plus `lambda` times an estimate of the vector's bits.
+//!
+//! [`SearchPlanes`] add the three half-pixel phases of that padded plane, made once per
+//! reference picture (it keeps them), so half-pixel candidates cost one sum of absolute
+//! differences too; quarter-pixel candidates use the decoder's own prediction.
 
 /// A luma plane copied with a repeated-edge border so blocks may hang over the frame's edges.
 #[derive(Debug, Clone)]
