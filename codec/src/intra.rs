@@ -1,8 +1,7 @@
 //! Intra prediction (RFC 6386 section 12) with libvpx's edge rules.
 //!
-//! Predictors work on an [`IntraEdges`] value holding the pixels around the block: the row
-//! above (with the above-left corner and, for 4x4 blocks, four above-right pixels) and the
-//! column on the left. Outside the frame the row above reads 127, the column on the left 129,
+//! Predictors take the pixels around the block: the row above (with the above-left corner
+//! and, for 4x4 blocks, four above-right pixels) and the column on the left. Outside the frame the row above reads 127, the column on the left 129,
 //! and the above-left corner 127 on the top macroblock row and 129 below it on the left column.
 //! Whole-block DC prediction instead uses only the edges that exist (128 when none does).
 
