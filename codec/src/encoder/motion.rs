@@ -270,30 +270,6 @@ pub fn sse(
     total
 }
 
-/// A motion vector in quarter pixels (row, column), as VP8 codes luma vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct QuarterPelVector {
-    /// Vertical component, quarter pixels, down is positive.
-    pub row: i16,
-    /// Horizontal component, quarter pixels, right is positive.
-    pub column: i16,
-}
-
-/// Approximate bits (in 1/256 bit) to code a vector difference, used during search before the
-/// real probabilities are consulted: about 2 bits plus 2 bits per doubling of the magnitude.
-#[inline]
-pub fn approximate_vector_cost(difference: QuarterPelVector) -> u32 {
-    let component = |value: i16| {
-        let magnitude = value.unsigned_abs() as u32;
-        if magnitude == 0 {
-            256
-        } else {
-            (3 + 2 * (32 - magnitude.leading_zeros())) * 256
-        }
-    };
-    component(difference.row) + component(difference.column)
-}
-
 /// Mean absolute error per pixel above which [`full_pixel_search`] looks further than the
 /// neighbourhood of its candidates.
 const WIDE_SEARCH_MEAN_ERROR: usize = 8;
@@ -400,42 +376,6 @@ pub fn full_pixel_search(
             while search_around(&mut best, &mut best_cost, &SMALL_DIAMOND, step) {}
         }
         descend(&mut best, &mut best_cost);
-    }
-    (best, best_cost)
-}
-
-/// Sub-pixel refinement: from `start` (quarter pixels), tries the eight half-pixel neighbours,
-/// then the eight quarter-pixel neighbours of the best, keeping whatever `cost` says is cheaper.
-pub fn subpixel_refine(
-    start: QuarterPelVector,
-    start_cost: u32,
-    cost: &mut dyn FnMut(QuarterPelVector) -> Option<u32>,
-) -> (QuarterPelVector, u32) {
-    let mut best = start;
-    let mut best_cost = start_cost;
-    for step in [2i16, 1] {
-        let center = best;
-        for (dy, dx) in [
-            (-1i16, 0i16),
-            (1, 0),
-            (0, -1),
-            (0, 1),
-            (-1, -1),
-            (-1, 1),
-            (1, -1),
-            (1, 1),
-        ] {
-            let candidate = QuarterPelVector {
-                row: center.row + dy * step,
-                column: center.column + dx * step,
-            };
-            if let Some(candidate_cost) = cost(candidate) {
-                if candidate_cost < best_cost {
-                    best = candidate;
-                    best_cost = candidate_cost;
-                }
-            }
-        }
     }
     (best, best_cost)
 }
@@ -939,17 +879,6 @@ mod tests {
             moved += usize::from(best != (0, 0));
         }
         assert!(moved > 100, "{moved}");
-    }
-
-    #[test]
-    fn refinement_moves_toward_a_cheaper_quarter_position() {
-        let target = QuarterPelVector { row: 3, column: -1 };
-        let mut cost = |vector: QuarterPelVector| {
-            let distance = (vector.row - target.row).abs() + (vector.column - target.column).abs();
-            Some(distance as u32 * 10)
-        };
-        let (best, best_cost) = subpixel_refine(QuarterPelVector::default(), 40, &mut cost);
-        assert_eq!((best, best_cost), (target, 0));
     }
 
     #[test]

@@ -26,26 +26,6 @@ pub(super) struct Quantizers {
     pub(super) uv: BlockQuantizer,
 }
 
-/// The residual (source minus prediction) of the 4x4 block at `offset` of two packed blocks
-/// whose rows are `stride` apart, in raster order.
-#[inline(always)]
-#[cfg_attr(not(test), allow(dead_code))]
-pub(super) fn residual_4x4(
-    source: &[u8],
-    prediction: &[u8],
-    offset: usize,
-    stride: usize,
-) -> [i16; 16] {
-    let mut residual = [0i16; 16];
-    for row in 0..4 {
-        for column in 0..4 {
-            let index = offset + row * stride + column;
-            residual[row * 4 + column] = i16::from(source[index]) - i16::from(prediction[index]);
-        }
-    }
-    residual
-}
-
 /// Quantises a block's coefficients (raster order): levels in scan order and the dequantised
 /// coefficients (raster order) exactly as the decoder will compute them.
 #[inline]
@@ -870,6 +850,20 @@ mod tests {
     use crate::encoder::transform::forward_dct4x4;
     use crate::tables::{AC_QUANT, DC_QUANT};
     use crate::transform::add_inverse_dct;
+
+    /// The residual (source minus prediction) of the 4x4 block at `offset` of two packed blocks
+    /// whose rows are `stride` apart, in raster order.
+    fn residual_4x4(source: &[u8], prediction: &[u8], offset: usize, stride: usize) -> [i16; 16] {
+        let mut residual = [0i16; 16];
+        for row in 0..4 {
+            for column in 0..4 {
+                let index = offset + row * stride + column;
+                residual[row * 4 + column] =
+                    i16::from(source[index]) - i16::from(prediction[index]);
+            }
+        }
+        residual
+    }
 
     /// The quantizers of base index `q` without deltas (RFC 6386 section 14.1).
     fn quantizers_at(q: usize) -> Quantizers {
