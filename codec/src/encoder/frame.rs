@@ -135,7 +135,7 @@ struct MacroblockCoding {
     coefficients: MacroblockCoefficients,
 }
 
-/// Copies a `size` x `size` block at (`x`, `y`) of `plane` into a packed array. Pixels past
+/// Copies the `SIZE` x `SIZE` block at (`x`, `y`) of `plane` into a packed array. Pixels past
 /// the plane's right or bottom edge repeat its last column or row: the macroblocks that cover
 /// a partial edge code the picture extended that way.
 fn block_of<const SIZE: usize>(plane: &Plane, x: usize, y: usize, out: &mut [u8]) {
