@@ -33,6 +33,23 @@ fn clip(count: usize, width: usize, height: usize) -> Vec<Picture> {
         .collect()
 }
 
+/// Checks that decoding `frame` from `state` (its source) gives the frame's target state and
+/// picture.
+fn assert_decodes_to_target(state: &DecoderState, frame: &EncodedFrame, index: usize) {
+    let (decoded_state, decoded_picture) =
+        decode(state, &frame.bytes).unwrap_or_else(|e| panic!("frame {index}: {e}"));
+    assert_eq!(
+        decoded_state.id(),
+        frame.target.id(),
+        "frame {index}: state differs"
+    );
+    assert_eq!(
+        decoded_picture.as_ref(),
+        Some(&frame.picture),
+        "frame {index}: picture differs"
+    );
+}
+
 /// Encodes `pictures` in sequence from the empty state with a keyframe first, checking every
 /// frame against our decoder. Returns the frames.
 fn encode_and_check(pictures: &[Picture], params: &EncodeParams) -> Vec<EncodedFrame> {
@@ -44,18 +61,7 @@ fn encode_and_check(pictures: &[Picture], params: &EncodeParams) -> Vec<EncodedF
         assert_eq!(state.id(), before, "encoding changed its source state");
         assert_eq!(frame.source, state.id());
         assert_eq!(frame.key_frame, index == 0, "frame {index}");
-        let (decoded_state, decoded_picture) =
-            decode(&state, &frame.bytes).unwrap_or_else(|e| panic!("frame {index}: {e}"));
-        assert_eq!(
-            decoded_state.id(),
-            frame.target.id(),
-            "frame {index}: state differs"
-        );
-        assert_eq!(
-            decoded_picture.as_ref(),
-            Some(&frame.picture),
-            "frame {index}: picture differs"
-        );
+        assert_decodes_to_target(&state, &frame, index);
         state = frame.target.clone();
         frames.push(frame);
     }
@@ -430,14 +436,7 @@ fn golden_and_altref_are_refreshed_and_used_where_they_pay() {
         };
         let frame = encode(&state, picture, &params).expect("encode");
         assert_eq!(frame.source, state.id());
-        let (decoded_state, decoded_picture) =
-            decode(&state, &frame.bytes).unwrap_or_else(|e| panic!("frame {index}: {e}"));
-        assert_eq!(
-            decoded_state.id(),
-            frame.target.id(),
-            "frame {index}: state differs"
-        );
-        assert_eq!(decoded_picture.as_ref(), Some(&frame.picture));
+        assert_decodes_to_target(&state, &frame, index);
         let syntax = parse(&state, &frame.bytes).expect("parse");
         assert_eq!(syntax.header.refresh_altref, index == 0 || index % 6 == 3);
         assert_eq!(syntax.header.refresh_golden, index == 0 || index % 12 == 6);

@@ -265,14 +265,7 @@ fn bd_rate(reference: &[OperatingPoint], test: &[OperatingPoint]) -> Option<f64>
             .iter()
             .map(|point| (point.ssim_db, point.kilobits_per_second.ln()))
             .collect();
-        let low = pairs
-            .iter()
-            .map(|pair| pair.0)
-            .fold(f64::INFINITY, f64::min);
-        let high = pairs
-            .iter()
-            .map(|pair| pair.0)
-            .fold(f64::NEG_INFINITY, f64::max);
+        let (low, high) = ssim_range(points);
         fit_cubic(&pairs).map(|fit| (fit, low, high))
     };
     let (reference_fit, reference_low, reference_high) = curve(reference)?;
@@ -286,6 +279,15 @@ fn bd_rate(reference: &[OperatingPoint], test: &[OperatingPoint]) -> Option<f64>
         - integrate_cubic(&reference_fit, low, high))
         / (high - low);
     Some((difference.exp() - 1.0) * 100.0)
+}
+
+/// Lowest and highest SSIM (dB) of a curve's points.
+fn ssim_range(points: &[OperatingPoint]) -> (f64, f64) {
+    points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), point| {
+            (low.min(point.ssim_db), high.max(point.ssim_db))
+        })
 }
 
 /// Frames per second of a curve at quality `ssim_db`, interpolated between its points.
@@ -374,26 +376,9 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
         Some(value) => println!("BD-rate (SSIM dB) of salsify against vpxenc: {value:+.1} %"),
         None => println!("BD-rate: the quality ranges do not overlap"),
     }
-    let overlap_low = ours
-        .iter()
-        .map(|p| p.ssim_db)
-        .fold(f64::INFINITY, f64::min)
-        .max(
-            theirs
-                .iter()
-                .map(|p| p.ssim_db)
-                .fold(f64::INFINITY, f64::min),
-        );
-    let overlap_high = ours
-        .iter()
-        .map(|p| p.ssim_db)
-        .fold(f64::NEG_INFINITY, f64::max)
-        .min(
-            theirs
-                .iter()
-                .map(|p| p.ssim_db)
-                .fold(f64::NEG_INFINITY, f64::max),
-        );
+    let (our_low, our_high) = ssim_range(&ours);
+    let (their_low, their_high) = ssim_range(&theirs);
+    let (overlap_low, overlap_high) = (our_low.max(their_low), our_high.min(their_high));
     if overlap_high >= overlap_low {
         let middle = (overlap_low + overlap_high) / 2.0;
         if let (Some(our_speed), Some(their_speed)) =

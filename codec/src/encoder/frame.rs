@@ -1696,7 +1696,6 @@ pub fn encode_frame(
         }
     }
     let mut header = encoder.header.clone();
-    let infos_for_modes: Vec<MacroblockInfo> = codings.iter().map(|coding| coding.info).collect();
     header.probabilities.coefficients =
         choose_coefficient_probabilities(&counts, &encoder.base_probabilities.coefficients);
     if !header.key_frame {
@@ -1706,7 +1705,7 @@ pub fn encode_frame(
                 &mut collector,
                 &header,
                 &coding.info,
-                &infos_for_modes,
+                &encoder.infos,
                 columns,
                 rows,
                 index % columns,
@@ -1742,7 +1741,8 @@ pub fn encode_frame(
     }
 
     // Loop-filter level: by trial on the luma when not given.
-    let infos: Vec<MacroblockInfo> = codings.iter().map(|coding| coding.info).collect();
+    // Every macroblock's decision, as `code_macroblock` recorded it for its neighbours.
+    let infos = std::mem::take(&mut encoder.infos);
     let inner_edges: Vec<bool> = codings
         .iter()
         .map(|coding| !(coding.info.mode.has_y2() && coding.coefficients.is_empty()))

@@ -412,6 +412,21 @@ fn half_pixel_tap(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8) -> u8 {
     (positive.saturating_sub(negative) >> 7).min(255) as u8
 }
 
+/// Output pixel `i` from the six tap inputs `taps[k][i]`, for a whole row at once.
+#[inline(always)]
+fn combine_half_pixel_taps(taps: [&[u8]; 6], output: &mut [u8]) {
+    for (index, value) in output.iter_mut().enumerate() {
+        *value = half_pixel_tap(
+            taps[0][index],
+            taps[1][index],
+            taps[2][index],
+            taps[3][index],
+            taps[4][index],
+            taps[5][index],
+        );
+    }
+}
+
 /// Filters `source` along rows: output pixel `i` of a row lies halfway between `source[i]`
 /// and `source[i + 1]`. The two first and three last columns, which lack taps, copy the source.
 /// Rows are built in a small buffer and appended, so the large output is never zero-filled.
@@ -431,16 +446,7 @@ fn filter_rows(source: &[u8], stride: usize) -> Vec<u8> {
             &input[4..4 + count],
             &input[5..5 + count],
         ];
-        for (index, value) in output[2..2 + count].iter_mut().enumerate() {
-            *value = half_pixel_tap(
-                taps[0][index],
-                taps[1][index],
-                taps[2][index],
-                taps[3][index],
-                taps[4][index],
-                taps[5][index],
-            );
-        }
+        combine_half_pixel_taps(taps, &mut output[2..2 + count]);
         out.extend_from_slice(&output);
     }
     out
@@ -457,16 +463,7 @@ fn filter_columns(source: &[u8], stride: usize) -> Vec<u8> {
     for row in 2..rows - 3 {
         let line = |offset: usize| &source[(row + offset - 2) * stride..][..stride];
         let taps = [line(0), line(1), line(2), line(3), line(4), line(5)];
-        for (index, value) in output.iter_mut().enumerate() {
-            *value = half_pixel_tap(
-                taps[0][index],
-                taps[1][index],
-                taps[2][index],
-                taps[3][index],
-                taps[4][index],
-                taps[5][index],
-            );
-        }
+        combine_half_pixel_taps(taps, &mut output);
         out.extend_from_slice(&output);
     }
     out.extend_from_slice(&source[(rows - 3) * stride..]);
