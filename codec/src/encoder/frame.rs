@@ -275,6 +275,43 @@ struct FrameEncoder<'a> {
     /// Token contexts along the bottom edge of the macroblock row above, per column.
     above_contexts: Vec<TokenContext>,
     left_context: TokenContext,
+    /// The latest quarter-pixel luma predictions of the macroblock being searched, so that a
+    /// vector met twice, and the chosen one, are predicted once.
+    quarter_pixel_predictions: std::cell::RefCell<PredictionCache>,
+}
+
+/// A few 16x16 luma predictions by macroblock, reference and vector, replaced oldest first.
+struct PredictionCache {
+    keys: [Option<(usize, ReferenceKind, MotionVector)>; PREDICTION_CACHE_SIZE],
+    blocks: [[u8; 256]; PREDICTION_CACHE_SIZE],
+    next: usize,
+}
+
+/// Predictions [`PredictionCache`] keeps: a macroblock's quarter-pixel step tries up to five.
+const PREDICTION_CACHE_SIZE: usize = 8;
+
+impl PredictionCache {
+    fn new() -> Self {
+        PredictionCache {
+            keys: [None; PREDICTION_CACHE_SIZE],
+            blocks: [[0; 256]; PREDICTION_CACHE_SIZE],
+            next: 0,
+        }
+    }
+
+    /// The cached prediction of `key`, if any.
+    fn get(&self, key: (usize, ReferenceKind, MotionVector)) -> Option<&[u8; 256]> {
+        let slot = self.keys.iter().position(|&cached| cached == Some(key))?;
+        Some(&self.blocks[slot])
+    }
+
+    /// A slot to predict `key` into, replacing the oldest entry.
+    fn insert(&mut self, key: (usize, ReferenceKind, MotionVector)) -> &mut [u8; 256] {
+        let slot = self.next;
+        self.next = (slot + 1) % PREDICTION_CACHE_SIZE;
+        self.keys[slot] = Some(key);
+        &mut self.blocks[slot]
+    }
 }
 
 impl<'a> FrameEncoder<'a> {
@@ -397,6 +434,7 @@ impl<'a> FrameEncoder<'a> {
             infos: vec![MacroblockInfo::default(); columns * rows],
             above_contexts: vec![[0; 9]; columns],
             left_context: [0; 9],
+            quarter_pixel_predictions: std::cell::RefCell::new(PredictionCache::new()),
         }
     }
 
@@ -700,17 +738,27 @@ impl<'a> FrameEncoder<'a> {
     ) {
         let picture = self.reference_picture(reference);
         let filter = InterpolationFilter::for_version(self.header.version);
-        inter::predict_block(
-            &picture.y,
-            mb_x * 16,
-            mb_y * 16,
-            mv,
-            16,
-            16,
-            filter,
-            luma,
-            16,
-        );
+        let key = (mb_y * self.columns + mb_x, reference, mv);
+        let from_planes =
+            self.search_planes(reference)
+                .copy_prediction(mb_x * 16, mb_y * 16, mv, 16, luma);
+        if !from_planes {
+            if let Some(cached) = self.quarter_pixel_predictions.borrow().get(key) {
+                *luma = *cached;
+            } else {
+                inter::predict_block(
+                    &picture.y,
+                    mb_x * 16,
+                    mb_y * 16,
+                    mv,
+                    16,
+                    16,
+                    filter,
+                    luma,
+                    16,
+                );
+            }
+        }
         let chroma_mv = inter::chroma_mv(mv, self.header.version == 3);
         for (plane, out) in [&picture.u, &picture.v].into_iter().zip(chroma.iter_mut()) {
             inter::predict_block(plane, mb_x * 8, mb_y * 8, chroma_mv, 8, 8, filter, out, 8);
@@ -742,9 +790,14 @@ impl<'a> FrameEncoder<'a> {
         {
             return distortion;
         }
+        let key = (mb_y * self.columns + mb_x, reference, mv);
+        let mut cache = self.quarter_pixel_predictions.borrow_mut();
+        if let Some(cached) = cache.get(key) {
+            return sad(source, 16, cached, 16, 16, 16);
+        }
         let picture = self.reference_picture(reference);
         let filter = InterpolationFilter::for_version(self.header.version);
-        let mut prediction = [0u8; 256];
+        let prediction = cache.insert(key);
         inter::predict_block(
             &picture.y,
             mb_x * 16,
@@ -753,10 +806,10 @@ impl<'a> FrameEncoder<'a> {
             16,
             16,
             filter,
-            &mut prediction,
+            prediction,
             16,
         );
-        sad(source, 16, &prediction, 16, 16, 16)
+        sad(source, 16, prediction, 16, 16, 16)
     }
 
     /// Cost in 1/256 bit of a NEWMV vector against `best` (large when it cannot be coded).
@@ -1302,8 +1355,13 @@ impl<'a> FrameEncoder<'a> {
                 let skipped_error = u64::from(sse(&source_luma, 16, &luma_prediction, 16, 16, 16))
                     + u64::from(sse(&source_u, 8, &chroma_prediction[0], 8, 8, 8))
                     + u64::from(sse(&source_v, 8, &chroma_prediction[1], 8, 8, 8));
-                let token_rate = self.token_cost(mb_x, levels, has_y2);
-                if self.lambda.rd(skipped_error, 0) <= self.lambda.rd(coded_error, token_rate) {
+                // Coding that does not even lower the error loses whatever its tokens cost.
+                if skipped_error <= coded_error
+                    || self.lambda.rd(skipped_error, 0)
+                        <= self
+                            .lambda
+                            .rd(coded_error, self.token_cost(mb_x, levels, has_y2))
+                {
                     *levels = [[0; 16]; 25];
                     coefficients.clear();
                     coefficients.blocks = [[0; 16]; 25];

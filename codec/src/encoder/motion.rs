@@ -715,6 +715,27 @@ impl SearchPlanes {
         Some(sad(source, size, block, self.phases[0].stride, size, size))
     }
 
+    /// Copies the decoder's prediction of the `size` x `size` block at (`x`, `y`) displaced by
+    /// `mv` into `out` (packed rows), when the planes hold it: whole- and half-pixel vectors
+    /// inside the padded area. Returns whether they did.
+    pub fn copy_prediction(
+        &self,
+        x: usize,
+        y: usize,
+        mv: crate::modes::MotionVector,
+        size: usize,
+        out: &mut [u8],
+    ) -> bool {
+        let Some(block) = self.located(x, y, mv, size) else {
+            return false;
+        };
+        let stride = self.phases[0].stride;
+        for (row, out_row) in out.chunks_exact_mut(size).take(size).enumerate() {
+            out_row.copy_from_slice(&block[row * stride..row * stride + size]);
+        }
+        true
+    }
+
     /// The plane and top-left corner of the block [`SearchPlanes::sad`] compares, or `None`
     /// where it gives `None`.
     fn located(
@@ -879,7 +900,7 @@ mod tests {
     }
 
     #[test]
-    fn search_planes_give_the_decoders_whole_and_half_pixel_sads() {
+    fn search_planes_give_the_decoders_whole_and_half_pixel_sads_and_predictions() {
         use crate::inter::{predict_block, InterpolationFilter};
         use crate::modes::MotionVector;
         use crate::picture::Plane;
@@ -913,6 +934,9 @@ mod tests {
                         16,
                     );
                     assert_eq!(value, sad(&source, 16, &prediction, 16, 16, 16), "{mv:?}");
+                    let mut copied = [0u8; 256];
+                    assert!(planes.copy_prediction(x, y, mv, 16, &mut copied));
+                    assert_eq!(copied, prediction, "{mv:?}");
                     checked += 1;
                 }
             }
@@ -921,6 +945,7 @@ mod tests {
         assert!(checked > 20_000, "{checked}");
         let quarter = MotionVector::new(2, 0);
         assert_eq!(planes.sad(&source, 16, 16, quarter, 16), None);
+        assert!(!planes.copy_prediction(16, 16, quarter, 16, &mut prediction));
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -316,6 +316,11 @@ fn code_luma_with_y2_lanes(
         &mut dequantized,
     );
     ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
+    if all_zero(&y2_dequantized) && all_zero(dequantized.as_flattened()) {
+        // Nothing to add: the decoder's reconstruction is the prediction.
+        *out = *prediction;
+        return;
+    }
     dequantized[0] = inverse_walsh(&y2_dequantized);
     let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
     ops.luma_pixels(&reconstructed, out);
@@ -398,6 +403,10 @@ fn code_luma_without_y2_lanes(
         &mut dequantized,
     );
     ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
+    if all_zero(dequantized.as_flattened()) {
+        *out = *prediction;
+        return;
+    }
     let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
     ops.luma_pixels(&reconstructed, out);
 }
@@ -476,8 +485,21 @@ fn code_chroma_lanes(
         &mut dequantized,
     );
     ops.store_chroma(&level_lanes, &dequantized, levels, coefficients);
+    if all_zero(dequantized.as_flattened()) {
+        let [out_u, out_v] = outs;
+        *out_u = *predictions[0];
+        *out_v = *predictions[1];
+        return;
+    }
     let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
     ops.chroma_pixels(&reconstructed, outs);
+}
+
+/// Whether every coefficient is zero: the inverse transform would add nothing to the
+/// prediction, so the pipelines skip it.
+#[inline(always)]
+fn all_zero(coefficients: &[i16]) -> bool {
+    coefficients.iter().fold(0, |any, &value| any | value) == 0
 }
 
 /// [`LaneOps`] with SSE2/SSSE3 shuffles, for the AVX2 kernels.
