@@ -232,10 +232,21 @@ pub fn encode(
         bytes,
         header,
         infos,
+        inner_edges,
         coefficients,
         unfiltered,
     } = frame::encode_frame(state, picture, &settings);
-    let (target, picture) = target_state(state, &header, &infos, &coefficients, unfiltered);
+    let (target, picture) = target_state(
+        state,
+        &header,
+        &infos,
+        &inner_edges,
+        #[cfg(debug_assertions)]
+        &coefficients,
+        unfiltered,
+    );
+    // Only debug builds read the coefficients; they are released with the frame.
+    drop(coefficients);
     Ok(EncodedFrame {
         bytes,
         source: state.id(),
@@ -256,7 +267,8 @@ fn target_state(
     state: &DecoderState,
     header: &crate::FrameHeader,
     infos: &[crate::MacroblockInfo],
-    coefficients: &[crate::MacroblockCoefficients],
+    inner_edges: &[bool],
+    #[cfg(debug_assertions)] coefficients: &[crate::MacroblockCoefficients],
     mut frame: Picture,
 ) -> (DecoderState, Picture) {
     #[cfg(debug_assertions)]
@@ -275,13 +287,16 @@ fn target_state(
             reconstructor.frame() == &frame,
             "the encoder's reconstruction differs from the decoder's"
         );
+        for ((info, block_coefficients), &inner) in infos.iter().zip(coefficients).zip(inner_edges)
+        {
+            let expected = !(info.mode.has_y2() && block_coefficients.is_empty());
+            debug_assert_eq!(
+                inner, expected,
+                "inner-edge flags disagree with the coefficients"
+            );
+        }
     }
-    let inner_edges: Vec<bool> = infos
-        .iter()
-        .zip(coefficients)
-        .map(|(info, block_coefficients)| !(info.mode.has_y2() && block_coefficients.is_empty()))
-        .collect();
-    crate::loop_filter::filter_frame(&mut frame, header, infos, &inner_edges);
+    crate::loop_filter::filter_frame(&mut frame, header, infos, inner_edges);
     let shown = frame.cropped(usize::from(header.width), usize::from(header.height));
     let target = crate::reconstruct::state_after_frame(state, header, infos, frame);
     (target, shown)
