@@ -1052,7 +1052,7 @@ impl TokenCostTable {
 pub struct TokenClassCounts {
     /// By block type, band and token state (as in [`TokenCostTable`]): how often each token
     /// class was coded.
-    classes: Box<[[[[u32; TOKEN_CLASSES]; TOKEN_STATES]; 8]; 4]>,
+    classes: [[[[u32; TOKEN_CLASSES]; TOKEN_STATES]; 8]; 4],
     /// By block type, band and context: how often the end-of-block decision ended a block.
     ends: [[[u32; 3]; 8]; 4],
 }
@@ -1060,7 +1060,7 @@ pub struct TokenClassCounts {
 impl Default for TokenClassCounts {
     fn default() -> Self {
         TokenClassCounts {
-            classes: Box::new([[[[0; TOKEN_CLASSES]; TOKEN_STATES]; 8]; 4]),
+            classes: [[[[0; TOKEN_CLASSES]; TOKEN_STATES]; 8]; 4],
             ends: [[[0; 3]; 8]; 4],
         }
     }

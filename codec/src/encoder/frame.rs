@@ -1909,36 +1909,26 @@ fn choose_filter_level(
     let band_rows = (encoder.rows / 4).max(2).min(encoder.rows);
     let first_row = (encoder.rows - band_rows) / 2;
     let columns = encoder.columns;
-    let band = |plane: &Plane, size: usize| {
-        let start = first_row * size * plane.stride;
-        Plane {
-            width: plane.width,
-            height: band_rows * size,
-            stride: plane.stride,
-            data: plane.data[start..start + band_rows * size * plane.stride].to_vec(),
-        }
-    };
-    let band_recon = Picture {
-        y: band(&encoder.recon.y, 16),
-        u: band(&encoder.recon.u, 8),
-        v: band(&encoder.recon.v, 8),
+    // Only the luma is compared, and filtering the luma never reads the chroma: the trials
+    // filter copies of the band's luma, two levels at a time.
+    let band_start = first_row * 16 * encoder.recon.y.stride;
+    let band_luma = Plane {
+        width: encoder.recon.y.width,
+        height: band_rows * 16,
+        stride: encoder.recon.y.stride,
+        data: encoder.recon.y.data
+            [band_start..band_start + band_rows * 16 * encoder.recon.y.stride]
+            .to_vec(),
     };
     // The visible rows of the band: the last macroblock row may hang below the picture.
     let source = &encoder.source.y;
     let visible_rows = (band_rows * 16).min(source.height.saturating_sub(first_row * 16));
     let band_infos = &infos[first_row * columns..(first_row + band_rows) * columns];
     let band_inner = &inner_edges[first_row * columns..(first_row + band_rows) * columns];
-    let mut trial_header = header.clone();
-    trial_header.height = (band_rows * 16) as u16;
-    let mut best = (u64::MAX, guess as u8);
-    for level in [guess - 8, guess - 4, guess, guess + 4] {
-        let level = level.clamp(0, 63) as u8;
-        trial_header.filter_level = level;
-        let mut frame = band_recon.clone();
-        crate::loop_filter::filter_frame(&mut frame, &trial_header, band_infos, band_inner);
-        let error: u64 = (0..visible_rows)
+    let error = |filtered: &Plane| -> u64 {
+        (0..visible_rows)
             .map(|row| {
-                let reconstructed = &frame.y.row(row)[..source.width];
+                let reconstructed = &filtered.row(row)[..source.width];
                 let original = source.row(first_row * 16 + row);
                 u64::from(sse(
                     reconstructed,
@@ -1949,7 +1939,30 @@ fn choose_filter_level(
                     1,
                 ))
             })
-            .sum();
+            .sum()
+    };
+    let mut trial_header = header.clone();
+    trial_header.height = (band_rows * 16) as u16;
+    let levels = [guess - 8, guess - 4, guess, guess + 4].map(|level| level.clamp(0, 63) as u8);
+    let mut errors = [0u64; 4];
+    for pair in [0, 2] {
+        let mut headers = [trial_header.clone(), trial_header.clone()];
+        headers[0].filter_level = levels[pair];
+        headers[1].filter_level = levels[pair + 1];
+        let mut first = band_luma.clone();
+        let mut second = band_luma.clone();
+        crate::loop_filter::filter_luma_pair(
+            &mut first,
+            &mut second,
+            [&headers[0], &headers[1]],
+            band_infos,
+            band_inner,
+        );
+        errors[pair] = error(&first);
+        errors[pair + 1] = error(&second);
+    }
+    let mut best = (u64::MAX, guess as u8);
+    for (error, level) in errors.into_iter().zip(levels) {
         if error < best.0 {
             best = (error, level);
         }
