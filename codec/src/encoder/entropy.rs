@@ -119,11 +119,23 @@ pub trait EntropyWriter {
 
 /// Finds the branches from node `start` to `leaf`: (node index, branch taken) pairs. Each leaf
 /// and each node pair appears once in a VP8 tree, so the path is found by climbing from the
-/// leaf's entry through the entries pointing at each pair, without searching the branches.
+/// leaf's entry through the entries pointing at each pair, all located in one scan of the tree.
 fn tree_path(tree: &[i8], leaf: i8, start: usize, path: &mut [(usize, bool); 16]) -> Option<usize> {
-    let mut entry = tree
-        .iter()
-        .position(|&value| value <= 0 && -value == leaf)?;
+    // The first entry pointing at each node index, and the leaf's first entry.
+    const NONE: u8 = u8::MAX;
+    let mut pointer_to = [NONE; 128];
+    let mut leaf_entry = None;
+    for (entry, &value) in tree.iter().enumerate() {
+        if value > 0 {
+            let slot = &mut pointer_to[value as usize];
+            if *slot == NONE {
+                *slot = u8::try_from(entry).ok().filter(|&entry| entry != NONE)?;
+            }
+        } else if leaf_entry.is_none() && -value == leaf {
+            leaf_entry = Some(entry);
+        }
+    }
+    let mut entry = leaf_entry?;
     let mut length = 0;
     loop {
         let node = entry & !1;
@@ -135,9 +147,10 @@ fn tree_path(tree: &[i8], leaf: i8, start: usize, path: &mut [(usize, bool); 16]
         if node == start {
             break;
         }
-        entry = tree
-            .iter()
-            .position(|&value| value > 0 && value as usize == node)?;
+        entry = match pointer_to.get(node) {
+            Some(&pointer) if pointer != NONE => usize::from(pointer),
+            _ => return None,
+        };
     }
     path[..length].reverse();
     Some(length)
