@@ -298,7 +298,8 @@ pub fn mv_component_costs(probabilities: &[u8; MV_PROBABILITY_COUNT]) -> Vec<u32
         };
         long_start + low_costs[(magnitude & 7) as usize] + high_costs[high] + bit3
     };
-    let magnitudes: Vec<u32> = (0..=MAX_MV_DIFFERENCE as u32).map(magnitude_cost).collect();
+    let magnitudes: [u32; MAX_MV_DIFFERENCE as usize + 1] =
+        std::array::from_fn(|magnitude| magnitude_cost(magnitude as u32));
     let mut costs = Vec::with_capacity(magnitudes.len() * 2 - 1);
     costs.extend(
         magnitudes[1..]
@@ -886,7 +887,16 @@ struct LevelClasses {
     fixed_cost: [u32; MAX_LEVEL_MAGNITUDE + 1],
     /// The tree decisions of each class.
     paths: Vec<Vec<(usize, bool)>>,
+    /// The same as (node, bit) pairs padded to a fixed length with [`PADDING_NODE`], which
+    /// costs nothing: sums over them need no length.
+    padded_paths: [[(u8, u8); LONGEST_TOKEN_PATH]; TOKEN_CLASSES],
 }
+
+/// Most tree decisions of one token after its end-of-block decision (DCT_CAT6).
+const LONGEST_TOKEN_PATH: usize = 6;
+
+/// A node index past the token tree's eleven, for padding paths.
+const PADDING_NODE: u8 = 11;
 
 fn level_classes() -> &'static LevelClasses {
     static CLASSES: std::sync::OnceLock<LevelClasses> = std::sync::OnceLock::new();
@@ -895,6 +905,7 @@ fn level_classes() -> &'static LevelClasses {
             class: [0; MAX_LEVEL_MAGNITUDE + 1],
             fixed_cost: [0; MAX_LEVEL_MAGNITUDE + 1],
             paths: Vec::new(),
+            padded_paths: [[(PADDING_NODE, 0); LONGEST_TOKEN_PATH]; TOKEN_CLASSES],
         };
         for magnitude in 0..=MAX_LEVEL_MAGNITUDE as i32 {
             let mut path = TokenPath::default();
@@ -915,6 +926,12 @@ fn level_classes() -> &'static LevelClasses {
             classes.fixed_cost[magnitude as usize] = path.fixed_cost + sign;
         }
         debug_assert_eq!(classes.paths.len(), TOKEN_CLASSES);
+        for (padded, path) in classes.padded_paths.iter_mut().zip(&classes.paths) {
+            for (slot, &(node, bit)) in padded.iter_mut().zip(path) {
+                *slot = (node as u8, u8::from(bit));
+            }
+            debug_assert!(path.len() <= LONGEST_TOKEN_PATH);
+        }
         classes
     })
 }
@@ -979,18 +996,17 @@ impl TokenCostTable {
             for band in 0..8 {
                 for context in 0..3 {
                     let node_probabilities = &probabilities[block_type][band][context];
-                    let node_costs: [[u32; 2]; 11] = std::array::from_fn(|node| {
-                        [
-                            bool_cost(false, node_probabilities[node]),
-                            bool_cost(true, node_probabilities[node]),
-                        ]
-                    });
+                    // Index 11 is the padding node of the padded paths, at no cost.
+                    let mut node_costs = [[0u32; 2]; 12];
+                    for (costs, &probability) in node_costs.iter_mut().zip(node_probabilities) {
+                        *costs = [bool_cost(false, probability), bool_cost(true, probability)];
+                    }
                     let [ends, continues] = node_costs[0];
                     table.end_of_block[block_type][band][context] = [ends, continues];
-                    for (class, path) in level_classes.paths.iter().enumerate() {
+                    for (class, path) in level_classes.padded_paths.iter().enumerate() {
                         let tree_cost: u32 = path
                             .iter()
-                            .map(|&(node, bit)| node_costs[node][usize::from(bit)])
+                            .map(|&(node, bit)| node_costs[usize::from(node)][usize::from(bit)])
                             .sum();
                         // The context's own state codes the end-of-block decision first;
                         // after a zero (state 3, context 0) it is not coded.

@@ -297,7 +297,28 @@ fn target_state(
         }
     }
     crate::loop_filter::filter_frame(&mut frame, header, infos, inner_edges);
-    let shown = frame.cropped(usize::from(header.width), usize::from(header.height));
+    // The shown picture: the display-size part of the frame. When a plane's rows are
+    // exactly as wide as the picture (widths that are a multiple of 16), its visible rows
+    // are one contiguous block.
+    let (width, height) = (usize::from(header.width), usize::from(header.height));
+    let crop = |plane: &crate::Plane, width: usize, height: usize| {
+        if plane.stride == width {
+            crate::Plane {
+                width,
+                height,
+                stride: width,
+                data: plane.data[..width * height].to_vec(),
+            }
+        } else {
+            plane.cropped(width, height)
+        }
+    };
+    let shown = Picture {
+        y: crop(&frame.y, width, height),
+        u: crop(&frame.u, width.div_ceil(2), height.div_ceil(2)),
+        v: crop(&frame.v, width.div_ceil(2), height.div_ceil(2)),
+    };
+    debug_assert!(shown == frame.cropped(width, height));
     let target = crate::reconstruct::state_after_frame(state, header, infos, frame);
     (target, shown)
 }
