@@ -84,9 +84,6 @@ pub struct CodedFrame {
     pub header: FrameHeader,
     /// Every macroblock's modes, raster order.
     pub infos: Vec<MacroblockInfo>,
-    /// Whether each macroblock's inner edges are loop-filtered (all but whole-macroblock
-    /// modes without coded coefficients), raster order.
-    pub inner_edges: Vec<bool>,
     /// Every macroblock's dequantised coefficients, raster order.
     pub coefficients: Vec<MacroblockCoefficients>,
     /// The reconstruction before the loop filter, macroblock-aligned.
@@ -1882,7 +1879,6 @@ pub fn encode_frame(
         bytes,
         header,
         infos,
-        inner_edges,
         coefficients: codings
             .into_iter()
             .map(|coding| coding.coefficients)

@@ -232,21 +232,10 @@ pub fn encode(
         bytes,
         header,
         infos,
-        inner_edges,
         coefficients,
         unfiltered,
     } = frame::encode_frame(state, picture, &settings);
-    let (target, picture) = target_state(
-        state,
-        &header,
-        &infos,
-        &inner_edges,
-        #[cfg(debug_assertions)]
-        &coefficients,
-        unfiltered,
-    );
-    // Only debug builds read the coefficients; they are released with the frame.
-    drop(coefficients);
+    let (target, picture) = target_state(state, &header, &infos, &coefficients, unfiltered);
     Ok(EncodedFrame {
         bytes,
         source: state.id(),
@@ -267,8 +256,7 @@ fn target_state(
     state: &DecoderState,
     header: &crate::FrameHeader,
     infos: &[crate::MacroblockInfo],
-    inner_edges: &[bool],
-    #[cfg(debug_assertions)] coefficients: &[crate::MacroblockCoefficients],
+    coefficients: &[crate::MacroblockCoefficients],
     mut frame: Picture,
 ) -> (DecoderState, Picture) {
     #[cfg(debug_assertions)]
@@ -287,38 +275,14 @@ fn target_state(
             reconstructor.frame() == &frame,
             "the encoder's reconstruction differs from the decoder's"
         );
-        for ((info, block_coefficients), &inner) in infos.iter().zip(coefficients).zip(inner_edges)
-        {
-            let expected = !(info.mode.has_y2() && block_coefficients.is_empty());
-            debug_assert_eq!(
-                inner, expected,
-                "inner-edge flags disagree with the coefficients"
-            );
-        }
     }
-    crate::loop_filter::filter_frame(&mut frame, header, infos, inner_edges);
-    // The shown picture: the display-size part of the frame. When a plane's rows are
-    // exactly as wide as the picture (widths that are a multiple of 16), its visible rows
-    // are one contiguous block.
-    let (width, height) = (usize::from(header.width), usize::from(header.height));
-    let crop = |plane: &crate::Plane, width: usize, height: usize| {
-        if plane.stride == width {
-            crate::Plane {
-                width,
-                height,
-                stride: width,
-                data: plane.data[..width * height].to_vec(),
-            }
-        } else {
-            plane.cropped(width, height)
-        }
-    };
-    let shown = Picture {
-        y: crop(&frame.y, width, height),
-        u: crop(&frame.u, width.div_ceil(2), height.div_ceil(2)),
-        v: crop(&frame.v, width.div_ceil(2), height.div_ceil(2)),
-    };
-    debug_assert!(shown == frame.cropped(width, height));
+    let inner_edges: Vec<bool> = infos
+        .iter()
+        .zip(coefficients)
+        .map(|(info, block_coefficients)| !(info.mode.has_y2() && block_coefficients.is_empty()))
+        .collect();
+    crate::loop_filter::filter_frame(&mut frame, header, infos, &inner_edges);
+    let shown = frame.cropped(usize::from(header.width), usize::from(header.height));
     let target = crate::reconstruct::state_after_frame(state, header, infos, frame);
     (target, shown)
 }
