@@ -3,7 +3,7 @@
 
 use crate::header::{FrameHeader, LoopFilterType};
 use crate::modes::{MacroblockInfo, MacroblockMode};
-use crate::picture::Picture;
+use crate::picture::{Picture, Plane};
 use crate::state::ReferenceKind;
 
 /// The loop-filter level (0..=63) of a macroblock in a frame.
@@ -630,6 +630,135 @@ fn filter_frame_body<const VECTOR: bool>(
     }
 }
 
+/// Loop-filters only the luma plane of a frame: exactly the luma [`filter_frame`] gives, since
+/// filtering luma never reads chroma. An encoder choosing the level by trial compares luma
+/// only, so its trials need neither filter nor copy the chroma.
+pub fn filter_luma(
+    luma: &mut Plane,
+    header: &FrameHeader,
+    infos: &[MacroblockInfo],
+    inner_edges: &[bool],
+) {
+    if header.filter_level == 0 {
+        return;
+    }
+    let columns = header.macroblock_columns();
+    let rows = header.macroblock_rows();
+    let stride = luma.stride;
+    for mb_y in 0..rows {
+        for mb_x in 0..columns {
+            let index = mb_y * columns + mb_x;
+            let level = macroblock_level(header, &infos[index]);
+            if level == 0 {
+                continue;
+            }
+            let limits = EdgeLimits::new(level, header.sharpness, header.key_frame);
+            let (macroblock, subblock) = match header.filter_type {
+                LoopFilterType::Normal => (EdgeKind::NormalMacroblock, EdgeKind::NormalSubblock),
+                LoopFilterType::Simple => (
+                    EdgeKind::Simple(limits.macroblock_edge),
+                    EdgeKind::Simple(limits.subblock_edge),
+                ),
+            };
+            filter_plane::<16>(
+                &mut luma.data,
+                mb_y * 16 * stride + mb_x * 16,
+                stride,
+                mb_x > 0,
+                mb_y > 0,
+                inner_edges[index],
+                &limits,
+                macroblock,
+                subblock,
+            );
+        }
+    }
+}
+
+/// [`filter_luma`] of two luma planes of the same size and stride at once, each with its own
+/// header (two trial levels of one frame): on CPUs with AVX2 the normal filter runs both
+/// planes' edges in the two halves of each vector.
+///
+/// # Panics
+/// If the planes differ in size or stride.
+pub fn filter_luma_pair(
+    first: &mut Plane,
+    second: &mut Plane,
+    headers: [&FrameHeader; 2],
+    infos: &[MacroblockInfo],
+    inner_edges: &[bool],
+) {
+    assert!(
+        (first.width, first.height, first.stride, first.data.len())
+            == (
+                second.width,
+                second.height,
+                second.stride,
+                second.data.len()
+            ),
+        "paired luma planes differ in size"
+    );
+    assert!(
+        headers[0].macroblock_columns() == headers[1].macroblock_columns()
+            && headers[0].macroblock_rows() == headers[1].macroblock_rows(),
+        "paired headers differ in size"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2_enabled()
+        && headers
+            .iter()
+            .all(|header| header.filter_type == LoopFilterType::Normal)
+    {
+        // SAFETY: `avx2_enabled` is only true on CPUs with AVX2.
+        unsafe { filter_luma_pair_avx2(first, second, headers, infos, inner_edges) };
+        return;
+    }
+    filter_luma(first, headers[0], infos, inner_edges);
+    filter_luma(second, headers[1], infos, inner_edges);
+}
+
+/// [`filter_luma_pair`] with the normal filter in AVX2 kernels.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn filter_luma_pair_avx2(
+    first: &mut Plane,
+    second: &mut Plane,
+    headers: [&FrameHeader; 2],
+    infos: &[MacroblockInfo],
+    inner_edges: &[bool],
+) {
+    let columns = headers[0].macroblock_columns();
+    let rows = headers[0].macroblock_rows();
+    let stride = first.stride;
+    for mb_y in 0..rows {
+        for mb_x in 0..columns {
+            let index = mb_y * columns + mb_x;
+            // A frame at level 0 is not filtered at all, whatever its macroblocks' levels.
+            let limits = headers.map(|header| {
+                let level = if header.filter_level == 0 {
+                    0
+                } else {
+                    macroblock_level(header, &infos[index])
+                };
+                (level != 0).then(|| EdgeLimits::new(level, header.sharpness, header.key_frame))
+            });
+            if limits.iter().all(Option::is_none) {
+                continue;
+            }
+            let vector_limits = normal_vector::VectorLimits::pair(limits);
+            normal_vector::filter_luma_pair_macroblock(
+                &mut first.data,
+                &mut second.data,
+                stride,
+                mb_x,
+                mb_y,
+                &vector_limits,
+                inner_edges[index],
+            );
+        }
+    }
+}
+
 /// Filters the edges of one `SIZE`-pixel macroblock plane whose top-left pixel is at
 /// `origin`, in libvpx's order: left edge, inner vertical edges, top edge, inner horizontal.
 #[allow(clippy::too_many_arguments)]
@@ -792,6 +921,35 @@ mod normal_vector {
                 subblock_edge: byte(limits.subblock_edge),
                 interior: byte(limits.interior),
                 high_edge_variance: byte(limits.high_edge_variance),
+            }
+        }
+    }
+
+    impl VectorLimits {
+        /// The thresholds of two edges filtered together: `limits[0]` in the low half of each
+        /// vector, `limits[1]` in the high half. `None` sets every threshold to zero, which
+        /// leaves that half's pixels unchanged: only an edge flat across all eight pixels
+        /// passes, and the filter changes nothing there.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2.
+        #[target_feature(enable = "avx2")]
+        pub(super) unsafe fn pair(limits: [Option<EdgeLimits>; 2]) -> Self {
+            let byte = |limits: &Option<EdgeLimits>, value: fn(&EdgeLimits) -> i32| {
+                let value = limits.as_ref().map_or(0, value);
+                _mm_set1_epi8(value.clamp(0, 255) as u8 as i8)
+            };
+            let both = |value: fn(&EdgeLimits) -> i32| {
+                _mm256_inserti128_si256::<1>(
+                    _mm256_castsi128_si256(byte(&limits[0], value)),
+                    byte(&limits[1], value),
+                )
+            };
+            VectorLimits {
+                macroblock_edge: both(|limits| limits.macroblock_edge),
+                subblock_edge: both(|limits| limits.subblock_edge),
+                interior: both(|limits| limits.interior),
+                high_edge_variance: both(|limits| limits.high_edge_variance),
             }
         }
     }
@@ -1204,6 +1362,147 @@ mod normal_vector {
         }
     }
 
+    /// Columns -4 (0 without `left`, the first four then unset) to 15 of the sixteen rows of
+    /// the luma block at `block`: `columns[k]` holds column `k - 4`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; the rows must lie inside their plane.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn load_luma_columns(block: *mut u8, stride: usize, left: bool) -> [__m128i; 20] {
+        let mut rows = [_mm_setzero_si128(); 16];
+        for row in 0..16 {
+            rows[row] = _mm_loadu_si128(block.add(row * stride).cast());
+        }
+        let mut columns = [_mm_setzero_si128(); 20];
+        columns[4..12].copy_from_slice(&rows_to_lanes_of_half::<false>(&rows));
+        columns[12..].copy_from_slice(&rows_to_lanes_of_half::<true>(&rows));
+        if left {
+            let before = left_luma_edge(block, stride).load_vertical();
+            columns[..4].copy_from_slice(&before[..4]);
+        }
+        columns
+    }
+
+    /// Stores what [`load_luma_columns`] loaded.
+    ///
+    /// # Safety
+    /// As for [`load_luma_columns`].
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn store_luma_columns(
+        block: *mut u8,
+        stride: usize,
+        left: bool,
+        columns: &[__m128i; 20],
+    ) {
+        if left {
+            left_luma_edge(block, stride).store_vertical(&window(columns, 0));
+        }
+        let low = lanes_to_rows(&window(columns, 4));
+        let high = lanes_to_rows(&window(columns, 12));
+        for pair in 0..8 {
+            let (first, second) = (2 * pair, 2 * pair + 1);
+            _mm_storeu_si128(
+                block.add(first * stride).cast(),
+                _mm_unpacklo_epi64(low[pair], high[pair]),
+            );
+            _mm_storeu_si128(
+                block.add(second * stride).cast(),
+                _mm_unpackhi_epi64(low[pair], high[pair]),
+            );
+        }
+    }
+
+    /// The left edge of the luma block at `block`.
+    #[inline(always)]
+    unsafe fn left_luma_edge(block: *mut u8, stride: usize) -> Edge {
+        Edge {
+            top: block,
+            bottom: block.add(8 * stride),
+            stride,
+        }
+    }
+
+    /// The normal filter on every edge of one macroblock of two luma planes of the same
+    /// stride, the first plane's edges in the low half of each vector and the second's in the
+    /// high half (see [`VectorLimits::pair`]), each in libvpx's order (left edge, inner
+    /// vertical edges, top edge, inner horizontal edges).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn filter_luma_pair_macroblock(
+        first: &mut [u8],
+        second: &mut [u8],
+        stride: usize,
+        mb_x: usize,
+        mb_y: usize,
+        limits: &VectorLimits,
+        inner: bool,
+    ) {
+        let (left, top) = (mb_x > 0, mb_y > 0);
+        let origin = mb_y * 16 * stride + mb_x * 16;
+        check_region(first.len(), origin, stride, 16, left, top);
+        check_region(second.len(), origin, stride, 16, left, top);
+        let blocks = [
+            first.as_mut_ptr().add(origin),
+            second.as_mut_ptr().add(origin),
+        ];
+        let horizontal = |offset: usize| {
+            blocks.map(|block| Edge {
+                top: block.add(offset * stride),
+                bottom: block,
+                stride,
+            })
+        };
+
+        if inner {
+            // All four vertical edges on each block transposed once.
+            let [mut first_columns, mut second_columns] =
+                blocks.map(|block| load_luma_columns(block, stride, left));
+            let starts: &[usize] = if left { &[0, 4, 8, 12] } else { &[4, 8, 12] };
+            for &start in starts {
+                let mut first_lanes = window(&first_columns, start);
+                let mut second_lanes = window(&second_columns, start);
+                if start == 0 {
+                    filter_two::<true>(&mut first_lanes, &mut second_lanes, limits);
+                } else {
+                    filter_two::<false>(&mut first_lanes, &mut second_lanes, limits);
+                }
+                first_columns[start..start + 8].copy_from_slice(&first_lanes);
+                second_columns[start..start + 8].copy_from_slice(&second_lanes);
+            }
+            store_luma_columns(blocks[0], stride, left, &first_columns);
+            store_luma_columns(blocks[1], stride, left, &second_columns);
+        } else if left {
+            let edges = blocks.map(|block| left_luma_edge(block, stride));
+            let (mut first_lanes, mut second_lanes) =
+                (edges[0].load_vertical(), edges[1].load_vertical());
+            filter_two::<true>(&mut first_lanes, &mut second_lanes, limits);
+            edges[0].store_vertical(&first_lanes);
+            edges[1].store_vertical(&second_lanes);
+        }
+        let horizontal_offsets: &[usize] = match (top, inner) {
+            (true, true) => &[0, 4, 8, 12],
+            (true, false) => &[0],
+            (false, true) => &[4, 8, 12],
+            (false, false) => &[],
+        };
+        for &offset in horizontal_offsets {
+            let edges = horizontal(offset);
+            let (mut first_lanes, mut second_lanes) =
+                (edges[0].load_horizontal16(), edges[1].load_horizontal16());
+            if offset == 0 {
+                filter_two::<true>(&mut first_lanes, &mut second_lanes, limits);
+            } else {
+                filter_two::<false>(&mut first_lanes, &mut second_lanes, limits);
+            }
+            edges[0].store_horizontal16(&first_lanes);
+            edges[1].store_horizontal16(&second_lanes);
+        }
+    }
+
     /// The eight columns from `start` of `columns`.
     #[inline(always)]
     fn window(columns: &[__m128i; 20], start: usize) -> Lanes {
@@ -1454,6 +1753,78 @@ mod tests {
             }
         }
         assert!(changed > 2500, "{changed}");
+    }
+
+    #[test]
+    fn luma_only_filters_give_the_frame_filter_luma() {
+        let mut headers = [header(), header()];
+        let infos: Vec<MacroblockInfo> = (0..6)
+            .map(|index| MacroblockInfo {
+                mode: [
+                    MacroblockMode::Subblocks,
+                    MacroblockMode::Dc,
+                    MacroblockMode::Zero,
+                    MacroblockMode::Split,
+                ][index % 4],
+                ..MacroblockInfo::default()
+            })
+            .collect();
+        let mut seed = 11;
+        let mut changed = 0;
+        for filter_type in [LoopFilterType::Normal, LoopFilterType::Simple] {
+            for levels in [
+                [0u8, 0],
+                [0, 9],
+                [17, 0],
+                [1, 2],
+                [20, 36],
+                [44, 63],
+                [63, 40],
+            ] {
+                for (sharpness, key_frame) in [(0u8, false), (3, true), (6, false)] {
+                    for (step, noise) in [(16u8, 4u8), (60, 10), (255, 255)] {
+                        seed += 1;
+                        for (header, level) in headers.iter_mut().zip(levels) {
+                            header.filter_type = filter_type;
+                            header.filter_level = level;
+                            header.sharpness = sharpness;
+                            header.key_frame = key_frame;
+                        }
+                        let inner: Vec<bool> =
+                            (0..6).map(|index| (index + seed) % 3 != 0).collect();
+                        let pictures = [seed, seed * 5].map(|picture_seed| Picture {
+                            y: blocky(48, 32, 56, step, noise, picture_seed),
+                            u: blocky(24, 16, 40, step, noise, picture_seed * 3),
+                            v: blocky(24, 16, 40, step, noise, picture_seed * 7),
+                        });
+                        let expected = [0, 1].map(|which| {
+                            let mut frame = pictures[which].clone();
+                            filter_frame(&mut frame, &headers[which], &infos, &inner);
+                            frame.y
+                        });
+                        let [mut first, mut second] = pictures.clone().map(|picture| picture.y);
+                        filter_luma_pair(
+                            &mut first,
+                            &mut second,
+                            [&headers[0], &headers[1]],
+                            &infos,
+                            &inner,
+                        );
+                        let context = format!(
+                            "{filter_type:?} levels {levels:?} sharpness {sharpness} step {step}"
+                        );
+                        assert_eq!([&first, &second], [&expected[0], &expected[1]], "{context}");
+                        for which in 0..2 {
+                            let mut single = pictures[which].y.clone();
+                            filter_luma(&mut single, &headers[which], &infos, &inner);
+                            assert_eq!(single, expected[which], "{context}");
+                            changed += usize::from(single != pictures[which].y);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(changed > 150, "{changed}");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 use super::entropy::{bool_cost, tree_cost, EntropyWriter};
 use crate::header::{FrameHeader, LoopFilterType};
 use crate::modes::{
-    find_near_mvs, MacroblockEdges, MacroblockInfo, MacroblockMode, MotionVector, SubblockMode,
+    find_near_mvs, MacroblockEdges, MacroblockInfo, MacroblockMode, MotionVector,
+    NearMotionVectors, SubblockMode,
 };
 use crate::state::{EntropyProbabilities, LoopFilterDeltas, ReferenceKind};
 use crate::tables::{
@@ -215,11 +216,16 @@ pub fn write_mv_component<W: EntropyWriter>(
     let magnitude = value.unsigned_abs();
     if magnitude < 8 {
         writer.write_bool(false, probabilities[MV_IS_SHORT]);
-        writer.write_tree(
-            &SMALL_MV_TREE,
-            &probabilities[MV_SHORT_TREE..MV_SHORT_TREE + 7],
-            magnitude as i8,
-            0,
+        // `SMALL_MV_TREE` is the balanced tree of the magnitude's three bits, high bit first:
+        // its node pairs 0, then 2 or 8, then 4, 6, 10 or 12 use probabilities 0, 1 + 3 * high,
+        // then 2 + 3 * high + middle.
+        let (high, middle, low) = ((magnitude >> 2) & 1, (magnitude >> 1) & 1, magnitude & 1);
+        let short_tree = &probabilities[MV_SHORT_TREE..MV_SHORT_TREE + 7];
+        writer.write_bool(high == 1, short_tree[0]);
+        writer.write_bool(middle == 1, short_tree[1 + 3 * high as usize]);
+        writer.write_bool(
+            low == 1,
+            short_tree[2 + 3 * high as usize + middle as usize],
         );
     } else {
         writer.write_bool(true, probabilities[MV_IS_SHORT]);
@@ -258,37 +264,52 @@ pub fn mv_component_costs(probabilities: &[u8; MV_PROBABILITY_COUNT]) -> Vec<u32
             bool_cost(true, probabilities[MV_LONG_BITS + bit]),
         ]
     });
+    let short_tree = &probabilities[MV_SHORT_TREE..MV_SHORT_TREE + 7];
+    let short_costs: [u32; 8] = std::array::from_fn(|magnitude| {
+        bool_cost(false, probabilities[MV_IS_SHORT])
+            + tree_cost(&SMALL_MV_TREE, short_tree, magnitude as i8, 0)
+    });
+    // The long form's bits priced by groups: bits 0-2, and bits 4 and up; bit 3 is implied
+    // (and not coded) when no higher bit is set.
+    let low_costs: [u32; 8] = std::array::from_fn(|low| {
+        (0..3)
+            .map(|bit| bit_costs[bit][(low >> bit) & 1])
+            .sum::<u32>()
+    });
+    const HIGH_VALUES: usize = 1 << (MV_LONG_BIT_COUNT - 4);
+    let mut high_costs = [0u32; HIGH_VALUES];
+    high_costs[0] = (4..MV_LONG_BIT_COUNT).map(|bit| bit_costs[bit][0]).sum();
+    for high in 1..HIGH_VALUES {
+        // From the value without its top bit, whose cost counts that bit as a zero.
+        let top = (usize::BITS - 1 - high.leading_zeros()) as usize;
+        high_costs[high] =
+            high_costs[high ^ (1 << top)] + bit_costs[4 + top][1] - bit_costs[4 + top][0];
+    }
+    let long_start = bool_cost(true, probabilities[MV_IS_SHORT]);
     let magnitude_cost = |magnitude: u32| -> u32 {
         if magnitude < 8 {
-            return bool_cost(false, probabilities[MV_IS_SHORT])
-                + tree_cost(
-                    &SMALL_MV_TREE,
-                    &probabilities[MV_SHORT_TREE..MV_SHORT_TREE + 7],
-                    magnitude as i8,
-                    0,
-                );
+            return short_costs[magnitude as usize];
         }
-        let mut cost = bool_cost(true, probabilities[MV_IS_SHORT]);
-        for (bit, costs) in bit_costs.iter().enumerate() {
-            // Bit 3 is implied (and not coded) when no higher bit is set.
-            if bit != 3 || magnitude & 0xfff0 != 0 {
-                cost += costs[((magnitude >> bit) & 1) as usize];
-            }
-        }
-        cost
+        let high = (magnitude >> 4) as usize;
+        let bit3 = if high != 0 {
+            bit_costs[3][((magnitude >> 3) & 1) as usize]
+        } else {
+            0
+        };
+        long_start + low_costs[(magnitude & 7) as usize] + high_costs[high] + bit3
     };
-    let magnitudes: Vec<u32> = (0..=MAX_MV_DIFFERENCE as u32).map(magnitude_cost).collect();
-    (-MAX_MV_DIFFERENCE..=MAX_MV_DIFFERENCE)
-        .map(|value| {
-            let magnitude = value.unsigned_abs();
-            magnitudes[magnitude as usize]
-                + if magnitude != 0 {
-                    sign[usize::from(value < 0)]
-                } else {
-                    0
-                }
-        })
-        .collect()
+    let magnitudes: [u32; MAX_MV_DIFFERENCE as usize + 1] =
+        std::array::from_fn(|magnitude| magnitude_cost(magnitude as u32));
+    let mut costs = Vec::with_capacity(magnitudes.len() * 2 - 1);
+    costs.extend(
+        magnitudes[1..]
+            .iter()
+            .rev()
+            .map(|&magnitude| magnitude + sign[1]),
+    );
+    costs.push(magnitudes[0]);
+    costs.extend(magnitudes[1..].iter().map(|&magnitude| magnitude + sign[0]));
+    costs
 }
 
 /// Largest quarter-pixel magnitude a motion-vector difference component can have.
@@ -436,13 +457,24 @@ pub fn write_inter_frame_modes<W: EntropyWriter>(
     mb_x: usize,
     mb_y: usize,
 ) {
-    write_reference(writer, header, info.reference);
-    if info.reference == ReferenceKind::Intra {
-        write_inter_frame_intra_modes(writer, info, &header.probabilities);
-        return;
-    }
+    let near = (info.reference != ReferenceKind::Intra)
+        .then(|| macroblock_near_mvs(header, info, infos, columns, rows, mb_x, mb_y));
+    write_inter_frame_modes_with_near(writer, header, info, infos, columns, mb_x, mb_y, near);
+}
+
+/// The near vectors an inter macroblock's modes are coded against (see
+/// [`write_inter_frame_modes`]).
+pub fn macroblock_near_mvs(
+    header: &FrameHeader,
+    info: &MacroblockInfo,
+    infos: &[MacroblockInfo],
+    columns: usize,
+    rows: usize,
+    mb_x: usize,
+    mb_y: usize,
+) -> NearMotionVectors {
     let edges = MacroblockEdges::new(mb_x, mb_y, columns, rows);
-    let near = find_near_mvs(
+    find_near_mvs(
         infos,
         columns,
         mb_x,
@@ -450,7 +482,32 @@ pub fn write_inter_frame_modes<W: EntropyWriter>(
         info.reference,
         header.sign_bias(),
         &edges,
-    );
+    )
+}
+
+/// [`write_inter_frame_modes`] with the macroblock's near vectors already found by
+/// [`macroblock_near_mvs`]: a frame finds them once for both its vector statistics and its
+/// writing. `near` is needed for inter macroblocks only.
+///
+/// # Panics
+/// If `info` is an inter macroblock and `near` is `None`.
+#[allow(clippy::too_many_arguments)]
+pub fn write_inter_frame_modes_with_near<W: EntropyWriter>(
+    writer: &mut W,
+    header: &FrameHeader,
+    info: &MacroblockInfo,
+    infos: &[MacroblockInfo],
+    columns: usize,
+    mb_x: usize,
+    mb_y: usize,
+    near: Option<NearMotionVectors>,
+) {
+    write_reference(writer, header, info.reference);
+    if info.reference == ReferenceKind::Intra {
+        write_inter_frame_intra_modes(writer, info, &header.probabilities);
+        return;
+    }
+    let near = near.expect("an inter macroblock's modes need its near vectors");
     let probabilities = near.mode_probabilities();
     let mv_probabilities = &header.probabilities.mv;
     let decision = match info.mode {
@@ -689,6 +746,7 @@ impl TokenSink for TokenCounter<'_> {
 /// zigzag (scan) order; coding starts at scan position `first` with context `context` (0..=2,
 /// the number of neighbouring blocks with coefficients). Returns whether the block coded any
 /// coefficient: the context flag its right and lower neighbours see.
+#[inline(always)]
 pub fn code_block_tokens<S: TokenSink>(
     sink: &mut S,
     levels: &[i16; 16],
@@ -723,6 +781,7 @@ pub fn code_block_tokens<S: TokenSink>(
 }
 
 /// Writes the tokens of one 4x4 block with `probabilities` (see [`code_block_tokens`]).
+#[inline(always)]
 pub fn write_block_tokens<W: EntropyWriter>(
     writer: &mut W,
     probabilities: &CoefficientProbabilities,
@@ -739,6 +798,7 @@ pub fn write_block_tokens<W: EntropyWriter>(
 }
 
 /// Codes the token (after the end-of-block decision) and extra bits for `magnitude`.
+#[inline(always)]
 fn code_token_value<S: TokenSink>(sink: &mut S, band: usize, context: usize, magnitude: i32) {
     let mut node = |index: usize, bit: bool| sink.node(band, context, index, bit);
     node(1, magnitude != 0);
@@ -827,7 +887,16 @@ struct LevelClasses {
     fixed_cost: [u32; MAX_LEVEL_MAGNITUDE + 1],
     /// The tree decisions of each class.
     paths: Vec<Vec<(usize, bool)>>,
+    /// The same as (node, bit) pairs padded to a fixed length with [`PADDING_NODE`], which
+    /// costs nothing: sums over them need no length.
+    padded_paths: [[(u8, u8); LONGEST_TOKEN_PATH]; TOKEN_CLASSES],
 }
+
+/// Most tree decisions of one token after its end-of-block decision (DCT_CAT6).
+const LONGEST_TOKEN_PATH: usize = 6;
+
+/// A node index past the token tree's eleven, for padding paths.
+const PADDING_NODE: u8 = 11;
 
 fn level_classes() -> &'static LevelClasses {
     static CLASSES: std::sync::OnceLock<LevelClasses> = std::sync::OnceLock::new();
@@ -836,6 +905,7 @@ fn level_classes() -> &'static LevelClasses {
             class: [0; MAX_LEVEL_MAGNITUDE + 1],
             fixed_cost: [0; MAX_LEVEL_MAGNITUDE + 1],
             paths: Vec::new(),
+            padded_paths: [[(PADDING_NODE, 0); LONGEST_TOKEN_PATH]; TOKEN_CLASSES],
         };
         for magnitude in 0..=MAX_LEVEL_MAGNITUDE as i32 {
             let mut path = TokenPath::default();
@@ -856,6 +926,12 @@ fn level_classes() -> &'static LevelClasses {
             classes.fixed_cost[magnitude as usize] = path.fixed_cost + sign;
         }
         debug_assert_eq!(classes.paths.len(), TOKEN_CLASSES);
+        for (padded, path) in classes.padded_paths.iter_mut().zip(&classes.paths) {
+            for (slot, &(node, bit)) in padded.iter_mut().zip(path) {
+                *slot = (node as u8, u8::from(bit));
+            }
+            debug_assert!(path.len() <= LONGEST_TOKEN_PATH);
+        }
         classes
     })
 }
@@ -918,23 +994,26 @@ impl TokenCostTable {
         debug_assert_eq!(level_classes.paths.len(), TOKEN_CLASSES);
         for block_type in 0..4 {
             for band in 0..8 {
-                for state in 0..TOKEN_STATES {
-                    let context = if state == 3 { 0 } else { state };
+                for context in 0..3 {
                     let node_probabilities = &probabilities[block_type][band][context];
-                    let [ends, continues] = [
-                        bool_cost(false, node_probabilities[0]),
-                        bool_cost(true, node_probabilities[0]),
-                    ];
-                    if state < 3 {
-                        table.end_of_block[block_type][band][context] = [ends, continues];
+                    // Index 11 is the padding node of the padded paths, at no cost.
+                    let mut node_costs = [[0u32; 2]; 12];
+                    for (costs, &probability) in node_costs.iter_mut().zip(node_probabilities) {
+                        *costs = [bool_cost(false, probability), bool_cost(true, probability)];
                     }
-                    let end_of_block = if state < 3 { continues } else { 0 };
-                    for (class, path) in level_classes.paths.iter().enumerate() {
-                        table.classes[block_type][band][state][class] = end_of_block
-                            + path
-                                .iter()
-                                .map(|&(node, bit)| bool_cost(bit, node_probabilities[node]))
-                                .sum::<u32>();
+                    let [ends, continues] = node_costs[0];
+                    table.end_of_block[block_type][band][context] = [ends, continues];
+                    for (class, path) in level_classes.padded_paths.iter().enumerate() {
+                        let tree_cost: u32 = path
+                            .iter()
+                            .map(|&(node, bit)| node_costs[usize::from(node)][usize::from(bit)])
+                            .sum();
+                        // The context's own state codes the end-of-block decision first;
+                        // after a zero (state 3, context 0) it is not coded.
+                        table.classes[block_type][band][context][class] = continues + tree_cost;
+                        if context == 0 {
+                            table.classes[block_type][band][3][class] = tree_cost;
+                        }
                     }
                 }
             }
@@ -978,6 +1057,95 @@ impl TokenCostTable {
             cost += end_of_block[band][state][0];
         }
         (cost, end > first)
+    }
+}
+
+/// Token statistics of a frame gathered at one table increment per coded token: how often
+/// each token class was coded in each token state, and how often each end-of-block decision
+/// ended a block. [`TokenClassCounts::node_counts`] expands them into the per-decision counts
+/// the probability choice needs, which a walk down the token tree per token would give.
+#[derive(Debug, Clone)]
+pub struct TokenClassCounts {
+    /// By block type, band and token state (as in [`TokenCostTable`]): how often each token
+    /// class was coded.
+    classes: [[[[u32; TOKEN_CLASSES]; TOKEN_STATES]; 8]; 4],
+    /// By block type, band and context: how often the end-of-block decision ended a block.
+    ends: [[[u32; 3]; 8]; 4],
+}
+
+impl Default for TokenClassCounts {
+    fn default() -> Self {
+        TokenClassCounts {
+            classes: [[[[0; TOKEN_CLASSES]; TOKEN_STATES]; 8]; 4],
+            ends: [[[0; 3]; 8]; 4],
+        }
+    }
+}
+
+impl TokenClassCounts {
+    /// Counts the tokens of one block as [`code_block_tokens`] would code them, and returns
+    /// whether the block codes any coefficient.
+    #[inline]
+    pub fn count_block(
+        &mut self,
+        block_type: usize,
+        levels: &[i16; 16],
+        first: usize,
+        context: usize,
+    ) -> bool {
+        let class_of = &level_classes().class;
+        let classes = &mut self.classes[block_type];
+        // One past the last non-zero level, or `first` when there is none from `first` on.
+        let end = (32 - nonzero_mask(levels).leading_zeros() as usize).max(first);
+        assert!(context < 3, "token context {context} out of range");
+        let mut state = context;
+        for (position, &level) in levels.iter().enumerate().take(end).skip(first) {
+            let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[position]);
+            let magnitude = usize::from(level.unsigned_abs()).min(MAX_LEVEL_MAGNITUDE);
+            classes[band][state][usize::from(class_of[magnitude])] += 1;
+            state = match magnitude {
+                0 => 3,
+                1 => 1,
+                _ => 2,
+            };
+        }
+        if end < 16 {
+            // The last token coded was not a zero, so the state is a context.
+            let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[end]);
+            self.ends[block_type][band][state] += 1;
+        }
+        end > first
+    }
+
+    /// The zero and one counts of every token-tree decision.
+    pub fn node_counts(&self) -> TokenCounts {
+        let paths = &level_classes().paths;
+        let mut counts = TokenCounts::default();
+        for block_type in 0..4 {
+            for band in 0..8 {
+                for state in 0..TOKEN_STATES {
+                    let context = if state == 3 { 0 } else { state };
+                    let nodes = &mut counts.counts[block_type][band][context];
+                    let mut tokens = 0;
+                    for (class, path) in paths.iter().enumerate() {
+                        let count = self.classes[block_type][band][state][class];
+                        if count == 0 {
+                            continue;
+                        }
+                        tokens += count;
+                        for &(node, bit) in path {
+                            nodes[node][usize::from(bit)] += count;
+                        }
+                    }
+                    // Tokens in a context state follow an end-of-block decision that went on.
+                    if state < 3 {
+                        nodes[0][1] += tokens;
+                        nodes[0][0] += self.ends[block_type][band][state];
+                    }
+                }
+            }
+        }
+        counts
     }
 }
 
@@ -1075,6 +1243,31 @@ mod tests {
     }
 
     #[test]
+    fn short_mv_magnitudes_follow_the_small_mv_tree() {
+        use crate::encoder::entropy::Recorder;
+        let probabilities: [u8; MV_PROBABILITY_COUNT] =
+            std::array::from_fn(|index| (index * 13 + 7) as u8);
+        for magnitude in 0..8i32 {
+            for value in [magnitude, -magnitude] {
+                let mut written = Recorder::default();
+                write_mv_component(&mut written, value, &probabilities);
+                let mut expected = Recorder::default();
+                expected.write_bool(false, probabilities[MV_IS_SHORT]);
+                expected.write_tree(
+                    &SMALL_MV_TREE,
+                    &probabilities[MV_SHORT_TREE..MV_SHORT_TREE + 7],
+                    magnitude as i8,
+                    0,
+                );
+                if magnitude != 0 {
+                    expected.write_bool(value < 0, probabilities[MV_SIGN]);
+                }
+                assert_eq!(written.decisions(), expected.decisions(), "value {value}");
+            }
+        }
+    }
+
+    #[test]
     fn nonzero_mask_marks_exactly_the_nonzero_levels() {
         let mut random = crate::test_random::TestRandom::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..2000 {
@@ -1098,6 +1291,50 @@ mod tests {
         assert_eq!(nonzero_mask(&[0; 16]), 0);
     }
 
+    /// Random quantised levels: mostly small magnitudes, some up to the largest token.
+    fn random_levels(next: &mut impl FnMut() -> u64) -> [i16; 16] {
+        let mut levels = [0i16; 16];
+        let count = (next() % 17) as usize;
+        for level in levels.iter_mut().take(count) {
+            let magnitude = match next() % 8 {
+                0..=3 => (next() % 3) as i16,
+                4..=5 => (next() % 12) as i16,
+                6 => (next() % 80) as i16,
+                _ => (next() % 2115) as i16,
+            };
+            *level = if next() % 2 == 0 {
+                magnitude
+            } else {
+                -magnitude
+            };
+        }
+        levels
+    }
+
+    #[test]
+    fn class_counts_expand_to_the_coded_decisions() {
+        let mut random = crate::test_random::TestRandom::new(0x0bad_cafe_f00d_d00d);
+        let mut next = move || random.next_u64();
+        let mut expected = TokenCounts::default();
+        let mut class_counts = TokenClassCounts::default();
+        for _ in 0..3000 {
+            let levels = random_levels(&mut next);
+            let block_type = (next() % 4) as usize;
+            let first = (next() % 2) as usize;
+            let context = (next() % 3) as usize;
+            let mut counter = TokenCounter {
+                block_type,
+                counts: &mut expected,
+            };
+            let coded = code_block_tokens(&mut counter, &levels, first, context);
+            assert_eq!(
+                class_counts.count_block(block_type, &levels, first, context),
+                coded
+            );
+        }
+        assert_eq!(class_counts.node_counts().counts, expected.counts);
+    }
+
     #[test]
     fn token_cost_table_matches_the_writer() {
         use crate::tables::DEFAULT_COEFFICIENT_PROBABILITIES;
@@ -1116,21 +1353,7 @@ mod tests {
             }
             let table = TokenCostTable::new(&probabilities);
             for _ in 0..2000 {
-                let mut levels = [0i16; 16];
-                let count = (next() % 17) as usize;
-                for level in levels.iter_mut().take(count) {
-                    let magnitude = match next() % 8 {
-                        0..=3 => (next() % 3) as i16,
-                        4..=5 => (next() % 12) as i16,
-                        6 => (next() % 80) as i16,
-                        _ => (next() % 2115) as i16,
-                    };
-                    *level = if next() % 2 == 0 {
-                        magnitude
-                    } else {
-                        -magnitude
-                    };
-                }
+                let levels = random_levels(&mut next);
                 for block_type in 0..4 {
                     for first in [0, 1] {
                         for context in 0..3 {

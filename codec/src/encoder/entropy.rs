@@ -119,11 +119,23 @@ pub trait EntropyWriter {
 
 /// Finds the branches from node `start` to `leaf`: (node index, branch taken) pairs. Each leaf
 /// and each node pair appears once in a VP8 tree, so the path is found by climbing from the
-/// leaf's entry through the entries pointing at each pair, without searching the branches.
+/// leaf's entry through the entries pointing at each pair, all located in one scan of the tree.
 fn tree_path(tree: &[i8], leaf: i8, start: usize, path: &mut [(usize, bool); 16]) -> Option<usize> {
-    let mut entry = tree
-        .iter()
-        .position(|&value| value <= 0 && -value == leaf)?;
+    // The first entry pointing at each node index, and the leaf's first entry.
+    const NONE: u8 = u8::MAX;
+    let mut pointer_to = [NONE; 128];
+    let mut leaf_entry = None;
+    for (entry, &value) in tree.iter().enumerate() {
+        if value > 0 {
+            let slot = &mut pointer_to[value as usize];
+            if *slot == NONE {
+                *slot = u8::try_from(entry).ok().filter(|&entry| entry != NONE)?;
+            }
+        } else if leaf_entry.is_none() && -value == leaf {
+            leaf_entry = Some(entry);
+        }
+    }
+    let mut entry = leaf_entry?;
     let mut length = 0;
     loop {
         let node = entry & !1;
@@ -135,9 +147,10 @@ fn tree_path(tree: &[i8], leaf: i8, start: usize, path: &mut [(usize, bool); 16]
         if node == start {
             break;
         }
-        entry = tree
-            .iter()
-            .position(|&value| value > 0 && value as usize == node)?;
+        entry = match pointer_to.get(node) {
+            Some(&pointer) if pointer != NONE => usize::from(pointer),
+            _ => return None,
+        };
     }
     path[..length].reverse();
     Some(length)
@@ -285,14 +298,16 @@ impl BoolEncoder {
         self.output.len()
     }
 
-    fn propagate_carry(&mut self) {
-        for byte in self.output.iter_mut().rev() {
-            if *byte == 255 {
-                *byte = 0;
-            } else {
-                *byte += 1;
-                return;
-            }
+    /// Writes a run of decisions with the interval state held in locals, which the compiler
+    /// can keep in registers across a long inlined run (a macroblock's tokens) instead of
+    /// storing it after every decision. The state returns to the encoder when the run ends.
+    #[inline]
+    pub fn run(&mut self) -> BoolEncoderRun<'_> {
+        BoolEncoderRun {
+            range: self.range,
+            bottom: self.bottom,
+            bits_until_byte: self.bits_until_byte,
+            encoder: self,
         }
     }
 
@@ -311,33 +326,14 @@ impl EntropyWriter for BoolEncoder {
 
     #[inline]
     fn write_bool(&mut self, bit: bool, probability: u8) {
-        let split = 1 + (((self.range - 1) * probability as u32) >> 8);
-        if bit {
-            self.bottom = self.bottom.wrapping_add(split);
-            self.range -= split;
-        } else {
-            self.range = split;
-        }
-        // Normalise: keep the range in 128..=255, emitting a byte every eight shifts. The
-        // range is at least 1, so `shift` is at most 7 and completes at most one byte.
-        let mut shift = self.range.leading_zeros() as i32 - 24;
-        self.range <<= shift;
-        if shift >= self.bits_until_byte {
-            // Shift up to the byte's completion. Since the last byte, `bottom` has grown by
-            // one bit per shift plus carries from additions, so only the shift completing the
-            // byte can find bit 31 set: a carry into the bytes already written.
-            let to_byte = self.bits_until_byte;
-            if (self.bottom << (to_byte - 1)) & (1 << 31) != 0 {
-                self.propagate_carry();
-            }
-            let shifted = self.bottom << to_byte;
-            self.output.push((shifted >> 24) as u8);
-            self.bottom = shifted & ((1 << 24) - 1);
-            shift -= to_byte;
-            self.bits_until_byte = 8;
-        }
-        self.bottom <<= shift;
-        self.bits_until_byte -= shift;
+        encode_bool(
+            &mut self.output,
+            &mut self.range,
+            &mut self.bottom,
+            &mut self.bits_until_byte,
+            bit,
+            probability,
+        );
     }
 
     fn checkpoint(&self) -> BoolEncoderCheckpoint {
@@ -369,6 +365,113 @@ impl EntropyWriter for BoolEncoder {
         for byte in &mut self.output[first_255..] {
             *byte = 255;
         }
+        self.range = checkpoint.range;
+        self.bottom = checkpoint.bottom;
+        self.bits_until_byte = checkpoint.bits_until_byte;
+    }
+}
+
+/// Codes one boolean into the interval (`range`, `bottom`, `bits_until_byte`) of a
+/// [`BoolEncoder`] whose completed bytes are `output`.
+#[inline(always)]
+fn encode_bool(
+    output: &mut Vec<u8>,
+    range: &mut u32,
+    bottom: &mut u32,
+    bits_until_byte: &mut i32,
+    bit: bool,
+    probability: u8,
+) {
+    let split = 1 + (((*range - 1) * u32::from(probability)) >> 8);
+    // Branch-free choice of the sub-interval: the bits of a token stream are hard to predict.
+    let taken = u32::from(bit).wrapping_neg();
+    *bottom = bottom.wrapping_add(split & taken);
+    let new_range = split.wrapping_add(range.wrapping_sub(split.wrapping_mul(2)) & taken);
+    // Normalise: keep the range in 128..=255, emitting a byte every eight shifts. The range
+    // is at least 1, so `shift` is at most 7 and completes at most one byte.
+    let mut shift = new_range.leading_zeros() as i32 - 24;
+    *range = new_range << shift;
+    if shift >= *bits_until_byte {
+        // Shift up to the byte's completion. Since the last byte, `bottom` has grown by one
+        // bit per shift plus carries from additions, so only the shift completing the byte
+        // can find bit 31 set: a carry into the bytes already written.
+        let to_byte = *bits_until_byte;
+        if (*bottom << (to_byte - 1)) & (1 << 31) != 0 {
+            propagate_carry(output);
+        }
+        let shifted = *bottom << to_byte;
+        output.push((shifted >> 24) as u8);
+        *bottom = shifted & ((1 << 24) - 1);
+        shift -= to_byte;
+        *bits_until_byte = 8;
+    }
+    *bottom <<= shift;
+    *bits_until_byte -= shift;
+}
+
+/// Adds one to the number the written bytes form (a carry out of the interval's low end).
+#[cold]
+fn propagate_carry(output: &mut [u8]) {
+    for byte in output.iter_mut().rev() {
+        if *byte == 255 {
+            *byte = 0;
+        } else {
+            *byte += 1;
+            return;
+        }
+    }
+}
+
+/// A run of decisions written to a [`BoolEncoder`] (see [`BoolEncoder::run`]).
+pub struct BoolEncoderRun<'a> {
+    encoder: &'a mut BoolEncoder,
+    range: u32,
+    bottom: u32,
+    bits_until_byte: i32,
+}
+
+impl BoolEncoderRun<'_> {
+    /// Hands the interval state back to the encoder.
+    #[inline]
+    fn store(&mut self) {
+        self.encoder.range = self.range;
+        self.encoder.bottom = self.bottom;
+        self.encoder.bits_until_byte = self.bits_until_byte;
+    }
+}
+
+impl Drop for BoolEncoderRun<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.store();
+    }
+}
+
+impl EntropyWriter for BoolEncoderRun<'_> {
+    type Checkpoint = BoolEncoderCheckpoint;
+
+    #[inline(always)]
+    fn write_bool(&mut self, bit: bool, probability: u8) {
+        encode_bool(
+            &mut self.encoder.output,
+            &mut self.range,
+            &mut self.bottom,
+            &mut self.bits_until_byte,
+            bit,
+            probability,
+        );
+    }
+
+    fn checkpoint(&self) -> BoolEncoderCheckpoint {
+        let mut checkpoint = self.encoder.checkpoint();
+        checkpoint.range = self.range;
+        checkpoint.bottom = self.bottom;
+        checkpoint.bits_until_byte = self.bits_until_byte;
+        checkpoint
+    }
+
+    fn rollback(&mut self, checkpoint: BoolEncoderCheckpoint) {
+        self.encoder.rollback(checkpoint);
         self.range = checkpoint.range;
         self.bottom = checkpoint.bottom;
         self.bits_until_byte = checkpoint.bits_until_byte;
@@ -446,6 +549,31 @@ mod tests {
                 (draw >= probability, probability)
             })
             .collect()
+    }
+
+    #[test]
+    fn runs_write_the_stream_the_encoder_writes() {
+        let decisions = pseudo_random_decisions(20_000, 0x5eed);
+        let mut direct = BoolEncoder::new();
+        for &(bit, probability) in &decisions {
+            direct.write_bool(bit, probability);
+        }
+        let mut in_runs = BoolEncoder::new();
+        for (index, chunk) in decisions.chunks(37).enumerate() {
+            let mut run = in_runs.run();
+            let checkpoint = run.checkpoint();
+            if index % 3 == 0 {
+                // Something written and rolled back within a run leaves no trace.
+                for &(bit, probability) in chunk.iter().rev() {
+                    run.write_bool(!bit, probability);
+                }
+                run.rollback(checkpoint);
+            }
+            for &(bit, probability) in chunk {
+                run.write_bool(bit, probability);
+            }
+        }
+        assert_eq!(in_runs.finish(), direct.finish());
     }
 
     #[test]

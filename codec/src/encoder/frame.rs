@@ -12,11 +12,11 @@
 use std::sync::OnceLock;
 
 use super::bitstream::{
-    assemble_frame, code_block_tokens, count_mv_decisions, frame_tag, mv_component_costs,
+    assemble_frame, count_mv_decisions, frame_tag, macroblock_near_mvs, mv_component_costs,
     mv_difference_fits, split_mv_neighbours, subblock_mv_context, subblock_mv_reference,
-    write_block_tokens, write_frame_header, write_inter_frame_modes, write_key_frame_modes,
-    NewMvCollector, SubblockMvReference, TokenCostTable, TokenCounter, TokenCounts,
-    MAX_MV_DIFFERENCE,
+    write_block_tokens, write_frame_header, write_inter_frame_modes_with_near,
+    write_key_frame_modes, NewMvCollector, SubblockMvReference, TokenClassCounts, TokenCostTable,
+    TokenCounts, MAX_MV_DIFFERENCE,
 };
 use super::entropy::{bool_cost, tree_cost, BitCounter, BoolEncoder, EntropyWriter};
 use super::motion::{full_pixel_search, sad, sse, PaddedPlane, SearchPlanes};
@@ -1547,6 +1547,28 @@ fn set_token_contexts(coded: u32, has_y2: bool, above: &mut TokenContext, left: 
     }
 }
 
+/// The blocks of a macroblock in the decoder's token order (Y2, the sixteen luma blocks, then
+/// the eight chroma blocks), each with the indices of its above and left token contexts.
+const TOKEN_ORDER: [(usize, usize, usize); 25] = {
+    let mut order = [(Y2_BLOCK, 8, 8); 25];
+    let mut block = 0;
+    while block < 24 {
+        order[block + 1] = if block < 16 {
+            (block, block & 3, block >> 2)
+        } else {
+            let plane_offset = if block < 20 { 4 } else { 6 };
+            let within = (block - 16) & 3;
+            (
+                block,
+                plane_offset + (within & 1),
+                plane_offset + (within >> 1),
+            )
+        };
+        block += 1;
+    }
+    order
+};
+
 /// Visits the blocks of a macroblock in the decoder's token order (Y2 when present, the sixteen
 /// luma blocks, then the eight chroma blocks), handing `code` each block's (type, levels, first
 /// coefficient, context) and updating the contexts with the non-zero flag it returns.
@@ -1586,7 +1608,51 @@ fn visit_macroblock_tokens(
     }
 }
 
+/// Writes all tokens of a macroblock to a token partition, updating contexts, in the order of
+/// [`visit_macroblock_tokens`]. The blocks are written from one loop, so the block writer
+/// inlines once, and through one run of the encoder, so its state stays in registers.
+fn write_macroblock_tokens_to_partition(
+    partition: &mut BoolEncoder,
+    probabilities: &crate::tables::CoefficientProbabilities,
+    levels: &[[i16; 16]; 25],
+    has_y2: bool,
+    above: &mut TokenContext,
+    left: &mut TokenContext,
+) {
+    use super::bitstream::block_type;
+    let (luma_type, luma_first) = if has_y2 {
+        (block_type::LUMA_WITHOUT_DC, 1)
+    } else {
+        (block_type::LUMA_WITH_DC, 0)
+    };
+    let blocks = if has_y2 {
+        &TOKEN_ORDER[..]
+    } else {
+        &TOKEN_ORDER[1..]
+    };
+    let mut run = partition.run();
+    for &(block, x, y) in blocks {
+        let (kind, first) = match block {
+            Y2_BLOCK => (block_type::Y2, 0),
+            0..16 => (luma_type, luma_first),
+            _ => (block_type::CHROMA, 0),
+        };
+        let context = usize::from(above[x] + left[y]);
+        let flag = write_block_tokens(
+            &mut run,
+            probabilities,
+            kind,
+            &levels[block],
+            first,
+            context,
+        );
+        above[x] = u8::from(flag);
+        left[y] = u8::from(flag);
+    }
+}
+
 /// Writes (or counts) all tokens of a macroblock in the decoder's order, updating contexts.
+#[cfg(any(test, debug_assertions))]
 fn write_macroblock_tokens<W: EntropyWriter>(
     writer: &mut W,
     probabilities: &crate::tables::CoefficientProbabilities,
@@ -1613,9 +1679,9 @@ fn write_macroblock_tokens<W: EntropyWriter>(
     );
 }
 
-/// Counts the token decisions of a macroblock.
+/// Counts the tokens of a macroblock, updating contexts.
 fn count_macroblock_tokens(
-    counts: &mut TokenCounts,
+    counts: &mut TokenClassCounts,
     levels: &[[i16; 16]; 25],
     has_y2: bool,
     above: &mut TokenContext,
@@ -1627,8 +1693,7 @@ fn count_macroblock_tokens(
         above,
         left,
         |block_type, block_levels, first, context| {
-            let mut sink = TokenCounter { block_type, counts };
-            code_block_tokens(&mut sink, block_levels, first, context)
+            counts.count_block(block_type, block_levels, first, context)
         },
     );
 }
@@ -1716,12 +1781,25 @@ pub fn encode_frame(
     let columns = encoder.columns;
     let rows = encoder.rows;
     let mut codings: Vec<MacroblockCoding> = Vec::with_capacity(columns * rows);
+    let mut token_counts = TokenClassCounts::default();
     for mb_y in 0..rows {
         encoder.left_context = [0; 9];
         for mb_x in 0..columns {
             codings.push(MacroblockCoding::default());
             let coding = codings.last_mut().expect("just pushed");
+            let mut above = encoder.above_contexts[mb_x];
+            let mut left = encoder.left_context;
             encoder.code_macroblock(mb_x, mb_y, coding);
+            // Token statistics for the probabilities, while the levels are at hand.
+            if !coding.info.skip_coefficients {
+                count_macroblock_tokens(
+                    &mut token_counts,
+                    &coding.levels,
+                    coding.info.mode.has_y2(),
+                    &mut above,
+                    &mut left,
+                );
+            }
             // The frame codes no segment map, so a decoder keeps each macroblock's segment
             // from the state (none after a key frame); the target state must too.
             let index = mb_y * columns + mb_x;
@@ -1732,78 +1810,70 @@ pub fn encode_frame(
         }
     }
 
-    // Probabilities tuned to this frame.
-    let mut counts = TokenCounts::default();
-    let mut above_contexts = vec![[0u8; 9]; columns];
-    for mb_y in 0..rows {
-        let mut left = [0u8; 9];
-        for mb_x in 0..columns {
-            let coding = &codings[mb_y * columns + mb_x];
-            let has_y2 = coding.info.mode.has_y2();
-            if coding.info.skip_coefficients {
-                skip_macroblock(has_y2, &mut above_contexts[mb_x], &mut left);
-            } else {
-                count_macroblock_tokens(
-                    &mut counts,
-                    &coding.levels,
-                    has_y2,
-                    &mut above_contexts[mb_x],
-                    &mut left,
-                );
-            }
-        }
-    }
+    // Every macroblock's decision, as `code_macroblock` recorded it for its neighbours: the
+    // passes below read these compact records rather than the much larger codings.
+    let infos = std::mem::take(&mut encoder.infos);
     let mut header = encoder.header.clone();
-    header.probabilities.coefficients =
-        choose_coefficient_probabilities(&counts, &encoder.base_probabilities.coefficients);
+    header.probabilities.coefficients = choose_coefficient_probabilities(
+        &token_counts.node_counts(),
+        &encoder.base_probabilities.coefficients,
+    );
+    // Each inter macroblock's near vectors, found once for the vector statistics and the
+    // writing.
+    let mut near_mvs: Vec<Option<NearMotionVectors>> = Vec::new();
     if !header.key_frame {
         let mut collector = NewMvCollector::default();
-        for (index, coding) in codings.iter().enumerate() {
-            write_inter_frame_modes(
-                &mut collector,
-                &header,
-                &coding.info,
-                &encoder.infos,
-                columns,
-                rows,
-                index % columns,
-                index / columns,
-            );
-        }
+        near_mvs = infos
+            .iter()
+            .enumerate()
+            .map(|(index, info)| {
+                if info.reference == ReferenceKind::Intra {
+                    return None;
+                }
+                let (mb_x, mb_y) = (index % columns, index / columns);
+                let near = macroblock_near_mvs(&header, info, &infos, columns, rows, mb_x, mb_y);
+                // Only NEWMV and SPLITMV macroblocks code new vectors.
+                if matches!(info.mode, MacroblockMode::New | MacroblockMode::Split) {
+                    write_inter_frame_modes_with_near(
+                        &mut collector,
+                        &header,
+                        info,
+                        &infos,
+                        columns,
+                        mb_x,
+                        mb_y,
+                        Some(near),
+                    );
+                }
+                Some(near)
+            })
+            .collect();
         header.probabilities.mv =
             choose_mv_probabilities(&collector.vectors, &encoder.base_probabilities.mv);
     }
-    let total = codings.len() as u32;
-    let skipped = codings
-        .iter()
-        .filter(|coding| coding.info.skip_coefficients)
-        .count() as u32;
+    let total = infos.len() as u32;
+    let mut skipped = 0;
+    let mut reference_counts = [0u32; 4];
+    for info in &infos {
+        skipped += u32::from(info.skip_coefficients);
+        reference_counts[info.reference as usize] += 1;
+    }
     header.prob_skip_false = best_probability([total - skipped, skipped]);
     if !header.key_frame {
-        let intra = codings
-            .iter()
-            .filter(|coding| coding.info.reference == ReferenceKind::Intra)
-            .count() as u32;
-        let last = codings
-            .iter()
-            .filter(|coding| coding.info.reference == ReferenceKind::Last)
-            .count() as u32;
-        let golden = codings
-            .iter()
-            .filter(|coding| coding.info.reference == ReferenceKind::Golden)
-            .count() as u32;
+        let intra = reference_counts[ReferenceKind::Intra as usize];
+        let last = reference_counts[ReferenceKind::Last as usize];
+        let golden = reference_counts[ReferenceKind::Golden as usize];
         let altref = total - intra - last - golden;
         header.prob_intra = best_probability([intra, total - intra]);
         header.prob_last = best_probability([last, golden + altref]);
         header.prob_golden = best_probability([golden, altref]);
     }
 
-    // Loop-filter level: by trial on the luma when not given.
-    // Every macroblock's decision, as `code_macroblock` recorded it for its neighbours.
-    let infos = std::mem::take(&mut encoder.infos);
-    let inner_edges: Vec<bool> = codings
+    // Loop-filter level: by trial on the luma when not given. A macroblock codes no
+    // coefficient exactly when it is skipped.
+    let inner_edges: Vec<bool> = infos
         .iter()
-        .map(|coding| !(coding.info.mode.has_y2() && coding.coefficients.is_empty()))
+        .map(|info| !(info.mode.has_y2() && info.skip_coefficients))
         .collect();
     header.filter_level = match settings.filter_level {
         Some(level) => level.min(63),
@@ -1832,15 +1902,22 @@ pub fn encode_frame(
                 let left_info = (mb_x > 0).then(|| &infos[index - 1]);
                 write_key_frame_modes(&mut first, info, above, left_info);
             } else {
-                write_inter_frame_modes(
-                    &mut first, &header, info, &infos, columns, rows, mb_x, mb_y,
+                write_inter_frame_modes_with_near(
+                    &mut first,
+                    &header,
+                    info,
+                    &infos,
+                    columns,
+                    mb_x,
+                    mb_y,
+                    near_mvs[index],
                 );
             }
             let has_y2 = info.mode.has_y2();
             if info.skip_coefficients {
                 skip_macroblock(has_y2, &mut above_contexts[mb_x], &mut left);
             } else {
-                write_macroblock_tokens(
+                write_macroblock_tokens_to_partition(
                     &mut tokens,
                     &header.probabilities.coefficients,
                     &coding.levels,
@@ -1886,36 +1963,26 @@ fn choose_filter_level(
     let band_rows = (encoder.rows / 4).max(2).min(encoder.rows);
     let first_row = (encoder.rows - band_rows) / 2;
     let columns = encoder.columns;
-    let band = |plane: &Plane, size: usize| {
-        let start = first_row * size * plane.stride;
-        Plane {
-            width: plane.width,
-            height: band_rows * size,
-            stride: plane.stride,
-            data: plane.data[start..start + band_rows * size * plane.stride].to_vec(),
-        }
-    };
-    let band_recon = Picture {
-        y: band(&encoder.recon.y, 16),
-        u: band(&encoder.recon.u, 8),
-        v: band(&encoder.recon.v, 8),
+    // Only the luma is compared, and filtering the luma never reads the chroma: the trials
+    // filter copies of the band's luma, two levels at a time.
+    let band_start = first_row * 16 * encoder.recon.y.stride;
+    let band_luma = Plane {
+        width: encoder.recon.y.width,
+        height: band_rows * 16,
+        stride: encoder.recon.y.stride,
+        data: encoder.recon.y.data
+            [band_start..band_start + band_rows * 16 * encoder.recon.y.stride]
+            .to_vec(),
     };
     // The visible rows of the band: the last macroblock row may hang below the picture.
     let source = &encoder.source.y;
     let visible_rows = (band_rows * 16).min(source.height.saturating_sub(first_row * 16));
     let band_infos = &infos[first_row * columns..(first_row + band_rows) * columns];
     let band_inner = &inner_edges[first_row * columns..(first_row + band_rows) * columns];
-    let mut trial_header = header.clone();
-    trial_header.height = (band_rows * 16) as u16;
-    let mut best = (u64::MAX, guess as u8);
-    for level in [guess - 8, guess - 4, guess, guess + 4] {
-        let level = level.clamp(0, 63) as u8;
-        trial_header.filter_level = level;
-        let mut frame = band_recon.clone();
-        crate::loop_filter::filter_frame(&mut frame, &trial_header, band_infos, band_inner);
-        let error: u64 = (0..visible_rows)
+    let error = |filtered: &Plane| -> u64 {
+        (0..visible_rows)
             .map(|row| {
-                let reconstructed = &frame.y.row(row)[..source.width];
+                let reconstructed = &filtered.row(row)[..source.width];
                 let original = source.row(first_row * 16 + row);
                 u64::from(sse(
                     reconstructed,
@@ -1926,10 +1993,84 @@ fn choose_filter_level(
                     1,
                 ))
             })
-            .sum();
+            .sum()
+    };
+    let mut trial_header = header.clone();
+    trial_header.height = (band_rows * 16) as u16;
+    let levels = [guess - 8, guess - 4, guess, guess + 4].map(|level| level.clamp(0, 63) as u8);
+    let mut errors = [0u64; 4];
+    for pair in [0, 2] {
+        let mut headers = [trial_header.clone(), trial_header.clone()];
+        headers[0].filter_level = levels[pair];
+        headers[1].filter_level = levels[pair + 1];
+        let mut first = band_luma.clone();
+        let mut second = band_luma.clone();
+        crate::loop_filter::filter_luma_pair(
+            &mut first,
+            &mut second,
+            [&headers[0], &headers[1]],
+            band_infos,
+            band_inner,
+        );
+        errors[pair] = error(&first);
+        errors[pair + 1] = error(&second);
+    }
+    let mut best = (u64::MAX, guess as u8);
+    for (error, level) in errors.into_iter().zip(levels) {
         if error < best.0 {
             best = (error, level);
         }
     }
     best.1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_token_writer_matches_the_visiting_writer() {
+        let mut random = crate::test_random::TestRandom::new(0x7e57_0f70_6e51);
+        let mut next = move || random.next_u64();
+        let probabilities = crate::tables::DEFAULT_COEFFICIENT_PROBABILITIES;
+        let mut visiting = BoolEncoder::new();
+        let mut partition = BoolEncoder::new();
+        for _ in 0..500 {
+            let has_y2 = next() % 2 == 0;
+            let mut levels = [[0i16; 16]; 25];
+            for block in levels.iter_mut() {
+                // About half the blocks empty, the others with a few small levels.
+                if next() % 2 == 0 {
+                    for level in block.iter_mut().take((next() % 16) as usize) {
+                        *level = (next() % 7) as i16 - 3;
+                    }
+                }
+            }
+            let above: TokenContext = std::array::from_fn(|_| (next() % 2) as u8);
+            let left: TokenContext = std::array::from_fn(|_| (next() % 2) as u8);
+            let (mut visiting_above, mut visiting_left) = (above, left);
+            write_macroblock_tokens(
+                &mut visiting,
+                &probabilities,
+                &levels,
+                has_y2,
+                &mut visiting_above,
+                &mut visiting_left,
+            );
+            let (mut partition_above, mut partition_left) = (above, left);
+            write_macroblock_tokens_to_partition(
+                &mut partition,
+                &probabilities,
+                &levels,
+                has_y2,
+                &mut partition_above,
+                &mut partition_left,
+            );
+            assert_eq!(
+                (partition_above, partition_left),
+                (visiting_above, visiting_left)
+            );
+        }
+        assert_eq!(partition.finish(), visiting.finish());
+    }
 }
