@@ -982,6 +982,39 @@ fn nonzero_mask(levels: &[i16; 16]) -> u32 {
     })
 }
 
+/// Walks one block's tokens as [`code_block_tokens`] codes them, from position `first` under
+/// token context `context`: calls `visit(band, state, magnitude)` for each coded position up
+/// to the last non-zero level (`state` is the context, or 3 after a zero token, which codes
+/// no end-of-block decision). Returns whether the block codes any coefficient and, when an
+/// end-of-block token follows, its band and context.
+#[inline(always)]
+fn walk_block_tokens(
+    levels: &[i16; 16],
+    first: usize,
+    context: usize,
+    mut visit: impl FnMut(usize, usize, usize),
+) -> (bool, Option<(usize, usize)>) {
+    // One past the last non-zero level, or `first` when there is none from `first` on.
+    let end = (32 - nonzero_mask(levels).leading_zeros() as usize).max(first);
+    assert!(context < 3, "token context {context} out of range");
+    let mut state = context;
+    for (position, &level) in levels.iter().enumerate().take(end).skip(first) {
+        let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[position]);
+        let magnitude = usize::from(level.unsigned_abs()).min(MAX_LEVEL_MAGNITUDE);
+        visit(band, state, magnitude);
+        // From the magnitude rather than the class: the next lookup need not wait for the
+        // visitor's.
+        state = match magnitude {
+            0 => 3,
+            1 => 1,
+            _ => 2,
+        };
+    }
+    // The last token coded was not a zero, so the state is a context.
+    let end_of_block = (end < 16).then(|| (usize::from(COEFFICIENT_BANDS_BY_POSITION[end]), state));
+    (end > first, end_of_block)
+}
+
 impl TokenCostTable {
     /// Prices every token with `probabilities`.
     pub fn new(probabilities: &CoefficientProbabilities) -> Self {
@@ -1031,32 +1064,17 @@ impl TokenCostTable {
         context: usize,
     ) -> (u32, bool) {
         let level_classes = self.level_classes;
-        let end_of_block = &self.end_of_block[block_type];
         let classes = &self.classes[block_type];
-        // One past the last non-zero level, or `first` when there is none from `first` on.
-        let end = (32 - nonzero_mask(levels).leading_zeros() as usize).max(first);
         let mut cost = 0u32;
-        assert!(context < 3, "token context {context} out of range");
-        let mut state = context;
-        for (position, &level) in levels.iter().enumerate().take(end).skip(first) {
-            let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[position]);
-            let magnitude = usize::from(level.unsigned_abs()).min(MAX_LEVEL_MAGNITUDE);
-            let class = usize::from(level_classes.class[magnitude]);
-            cost += classes[band][state][class] + level_classes.fixed_cost[magnitude];
-            // From the magnitude rather than the class: the next lookup need not wait for
-            // this one's.
-            state = match magnitude {
-                0 => 3,
-                1 => 1,
-                _ => 2,
-            };
+        let (coded, end_of_block) =
+            walk_block_tokens(levels, first, context, |band, state, magnitude| {
+                let class = usize::from(level_classes.class[magnitude]);
+                cost += classes[band][state][class] + level_classes.fixed_cost[magnitude];
+            });
+        if let Some((band, context)) = end_of_block {
+            cost += self.end_of_block[block_type][band][context][0];
         }
-        if end < 16 {
-            // The last token coded was not a zero, so the state is a context.
-            let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[end]);
-            cost += end_of_block[band][state][0];
-        }
-        (cost, end > first)
+        (cost, coded)
     }
 }
 
@@ -1095,26 +1113,14 @@ impl TokenClassCounts {
     ) -> bool {
         let class_of = &level_classes().class;
         let classes = &mut self.classes[block_type];
-        // One past the last non-zero level, or `first` when there is none from `first` on.
-        let end = (32 - nonzero_mask(levels).leading_zeros() as usize).max(first);
-        assert!(context < 3, "token context {context} out of range");
-        let mut state = context;
-        for (position, &level) in levels.iter().enumerate().take(end).skip(first) {
-            let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[position]);
-            let magnitude = usize::from(level.unsigned_abs()).min(MAX_LEVEL_MAGNITUDE);
-            classes[band][state][usize::from(class_of[magnitude])] += 1;
-            state = match magnitude {
-                0 => 3,
-                1 => 1,
-                _ => 2,
-            };
+        let (coded, end_of_block) =
+            walk_block_tokens(levels, first, context, |band, state, magnitude| {
+                classes[band][state][usize::from(class_of[magnitude])] += 1;
+            });
+        if let Some((band, context)) = end_of_block {
+            self.ends[block_type][band][context] += 1;
         }
-        if end < 16 {
-            // The last token coded was not a zero, so the state is a context.
-            let band = usize::from(COEFFICIENT_BANDS_BY_POSITION[end]);
-            self.ends[block_type][band][state] += 1;
-        }
-        end > first
+        coded
     }
 
     /// The zero and one counts of every token-tree decision.

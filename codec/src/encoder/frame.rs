@@ -275,9 +275,10 @@ struct FrameEncoder<'a> {
     /// Token contexts along the bottom edge of the macroblock row above, per column.
     above_contexts: Vec<TokenContext>,
     left_context: TokenContext,
-    /// The latest quarter-pixel luma predictions of the macroblock being searched, so that a
-    /// vector met twice, and the chosen one, are predicted once.
-    quarter_pixel_predictions: std::cell::RefCell<PredictionCache>,
+    /// The latest luma predictions made by the decoder's filters (quarter-pixel vectors, and
+    /// any vector the search planes do not reach) for the macroblock being searched, so that
+    /// a vector met twice, and the chosen one, are predicted once.
+    luma_predictions: std::cell::RefCell<PredictionCache>,
 }
 
 /// A few 16x16 luma predictions by macroblock, reference and vector, replaced oldest first.
@@ -434,7 +435,7 @@ impl<'a> FrameEncoder<'a> {
             infos: vec![MacroblockInfo::default(); columns * rows],
             above_contexts: vec![[0; 9]; columns],
             left_context: [0; 9],
-            quarter_pixel_predictions: std::cell::RefCell::new(PredictionCache::new()),
+            luma_predictions: std::cell::RefCell::new(PredictionCache::new()),
         }
     }
 
@@ -738,26 +739,11 @@ impl<'a> FrameEncoder<'a> {
     ) {
         let picture = self.reference_picture(reference);
         let filter = InterpolationFilter::for_version(self.header.version);
-        let key = (mb_y * self.columns + mb_x, reference, mv);
         let from_planes =
             self.search_planes(reference)
                 .copy_prediction(mb_x * 16, mb_y * 16, mv, 16, luma);
         if !from_planes {
-            if let Some(cached) = self.quarter_pixel_predictions.borrow().get(key) {
-                *luma = *cached;
-            } else {
-                inter::predict_block(
-                    &picture.y,
-                    mb_x * 16,
-                    mb_y * 16,
-                    mv,
-                    16,
-                    16,
-                    filter,
-                    luma,
-                    16,
-                );
-            }
+            *luma = *self.cached_luma_prediction(reference, mb_x, mb_y, mv);
         }
         let chroma_mv = inter::chroma_mv(mv, self.header.version == 3);
         for (plane, out) in [&picture.u, &picture.v].into_iter().zip(chroma.iter_mut()) {
@@ -790,26 +776,41 @@ impl<'a> FrameEncoder<'a> {
         {
             return distortion;
         }
+        let prediction = self.cached_luma_prediction(reference, mb_x, mb_y, mv);
+        sad(source, 16, &*prediction, 16, 16, 16)
+    }
+
+    /// The decoder's 16x16 luma prediction of macroblock (`mb_x`, `mb_y`) at `mv`, from the
+    /// cache of this macroblock's predictions, made and cached first when missing.
+    fn cached_luma_prediction(
+        &self,
+        reference: ReferenceKind,
+        mb_x: usize,
+        mb_y: usize,
+        mv: MotionVector,
+    ) -> std::cell::Ref<'_, [u8; 256]> {
         let key = (mb_y * self.columns + mb_x, reference, mv);
-        let mut cache = self.quarter_pixel_predictions.borrow_mut();
-        if let Some(cached) = cache.get(key) {
-            return sad(source, 16, cached, 16, 16, 16);
+        let cached = self.luma_predictions.borrow().get(key).is_some();
+        if !cached {
+            let picture = self.reference_picture(reference);
+            let filter = InterpolationFilter::for_version(self.header.version);
+            let mut cache = self.luma_predictions.borrow_mut();
+            let prediction = cache.insert(key);
+            inter::predict_block(
+                &picture.y,
+                mb_x * 16,
+                mb_y * 16,
+                mv,
+                16,
+                16,
+                filter,
+                prediction,
+                16,
+            );
         }
-        let picture = self.reference_picture(reference);
-        let filter = InterpolationFilter::for_version(self.header.version);
-        let prediction = cache.insert(key);
-        inter::predict_block(
-            &picture.y,
-            mb_x * 16,
-            mb_y * 16,
-            mv,
-            16,
-            16,
-            filter,
-            prediction,
-            16,
-        );
-        sad(source, 16, prediction, 16, 16, 16)
+        std::cell::Ref::map(self.luma_predictions.borrow(), |cache| {
+            cache.get(key).expect("cached above")
+        })
     }
 
     /// Cost in 1/256 bit of a NEWMV vector against `best` (large when it cannot be coded).
