@@ -33,9 +33,10 @@ pub struct BenchEncodeArgs {
     /// Our encoder's effort: fast, balanced or thorough.
     #[arg(long, value_enum, default_value = "thorough")]
     pub effort: EffortArg,
-    /// Timed runs per operating point; the fastest counts (other load only slows a run down).
-    /// Encoder speeds are frames per CPU second (ours: the encoding thread; vpxenc: the child
-    /// process), which other load on the machine disturbs far less than wall-clock time.
+    /// Timed runs per operating point, alternating between our encoder and vpxenc; the fastest
+    /// of each counts (other load only slows a run down). Encoder speeds are frames per CPU
+    /// second (ours: the encoding thread; vpxenc: the child process), which other load on the
+    /// machine disturbs far less than wall-clock time.
     #[arg(long, default_value_t = 2)]
     pub repetitions: usize,
 }
@@ -119,74 +120,65 @@ fn mean_ssim_db(sources: &[Picture], decoded: &[Picture]) -> f64 {
     testbed::metrics::mean_ssim_db(&ssims).unwrap_or(0.0)
 }
 
-fn run_ours(
+/// Encodes `pictures` once with our encoder: CPU seconds of the encoding thread, bytes, and
+/// the decoded pictures.
+fn ours_timed(
     pictures: &[Picture],
-    rate: f64,
     params: EncodeParams,
-    repetitions: usize,
-) -> anyhow::Result<OperatingPoint> {
-    let mut seconds = f64::INFINITY;
+) -> anyhow::Result<(f64, usize, Vec<Picture>)> {
+    let mut state = DecoderState::new();
     let mut bytes = 0usize;
     let mut decoded = Vec::with_capacity(pictures.len());
-    for _ in 0..repetitions.max(1) {
-        let mut state = DecoderState::new();
-        bytes = 0;
-        decoded.clear();
-        let started = cpu_seconds(libc::RUSAGE_THREAD);
-        for picture in pictures {
-            let frame = encode(&state, picture, &params)?;
-            bytes += frame.bytes.len();
-            state = frame.target;
-            decoded.push(frame.picture);
-        }
-        seconds = seconds.min(cpu_seconds(libc::RUSAGE_THREAD) - started);
+    let started = cpu_seconds(libc::RUSAGE_THREAD);
+    for picture in pictures {
+        let frame = encode(&state, picture, &params)?;
+        bytes += frame.bytes.len();
+        state = frame.target;
+        decoded.push(frame.picture);
     }
-    Ok(OperatingPoint {
-        frames_per_second: pictures.len() as f64 / seconds,
-        kilobits_per_second: bytes as f64 * 8.0 / 1000.0 / (pictures.len() as f64 / rate),
-        ssim_db: mean_ssim_db(pictures, &decoded),
-    })
+    Ok((cpu_seconds(libc::RUSAGE_THREAD) - started, bytes, decoded))
 }
 
-fn run_vpxenc(
+/// Encodes the first `frames` frames of `input` once with vpxenc (WebRTC's real-time
+/// settings, CBR at `kilobits_per_second`) into `output`: the child's CPU seconds.
+fn vpxenc_timed(
     input: &Path,
-    pictures: &[Picture],
-    rate: f64,
+    frames: usize,
     kilobits_per_second: f64,
-    work: &Path,
-    repetitions: usize,
-) -> anyhow::Result<OperatingPoint> {
-    let output = work.join(format!("vpxenc-{}.ivf", kilobits_per_second.round()));
-    let mut seconds = f64::INFINITY;
-    for _ in 0..repetitions.max(1) {
-        let started = cpu_seconds(libc::RUSAGE_CHILDREN);
-        let status = Command::new("vpxenc")
-            .args([
-                "--codec=vp8",
-                "--rt",
-                "--cpu-used=-6",
-                "--threads=1",
-                "--lag-in-frames=0",
-                "--end-usage=cbr",
-                "--quiet",
-                "--ivf",
-            ])
-            .arg(format!(
-                "--target-bitrate={}",
-                kilobits_per_second.round().max(1.0)
-            ))
-            .arg(format!("--limit={}", pictures.len()))
-            .arg("-o")
-            .arg(&output)
-            .arg(input)
-            .status()
-            .context("running vpxenc (apt-get install vpx-tools)")?;
-        seconds = seconds.min(cpu_seconds(libc::RUSAGE_CHILDREN) - started);
-        if !status.success() {
-            bail!("vpxenc failed");
-        }
+    output: &Path,
+) -> anyhow::Result<f64> {
+    let started = cpu_seconds(libc::RUSAGE_CHILDREN);
+    let status = Command::new("vpxenc")
+        .args([
+            "--codec=vp8",
+            "--rt",
+            "--cpu-used=-6",
+            "--threads=1",
+            "--lag-in-frames=0",
+            "--end-usage=cbr",
+            "--quiet",
+            "--ivf",
+        ])
+        .arg(format!(
+            "--target-bitrate={}",
+            kilobits_per_second.round().max(1.0)
+        ))
+        .arg(format!("--limit={frames}"))
+        .arg("-o")
+        .arg(output)
+        .arg(input)
+        .status()
+        .context("running vpxenc (apt-get install vpx-tools)")?;
+    let seconds = cpu_seconds(libc::RUSAGE_CHILDREN) - started;
+    if !status.success() {
+        bail!("vpxenc failed");
     }
-    let file = std::fs::File::open(&output)?;
+    Ok(seconds)
+}
+
+/// Bit rate (kbit/s) and mean SSIM (dB) of vpxenc's stream `output`, decoded with our decoder.
+fn vpxenc_quality(output: &Path, pictures: &[Picture], rate: f64) -> anyhow::Result<(f64, f64)> {
+    let file = std::fs::File::open(output)?;
     let mut state = DecoderState::new();
     let mut decoded = Vec::new();
     let mut bytes = 0usize;
@@ -204,11 +196,46 @@ fn run_vpxenc(
             pictures.len()
         );
     }
-    Ok(OperatingPoint {
-        frames_per_second: pictures.len() as f64 / seconds,
-        kilobits_per_second: bytes as f64 * 8.0 / 1000.0 / (pictures.len() as f64 / rate),
-        ssim_db: mean_ssim_db(pictures, &decoded),
-    })
+    Ok((
+        bytes as f64 * 8.0 / 1000.0 / (pictures.len() as f64 / rate),
+        mean_ssim_db(pictures, &decoded),
+    ))
+}
+
+/// Our encoder at `params` and vpxenc at the bit rate ours reached, the repetitions
+/// alternating between the two so that other load on the machine slows both alike; the
+/// fastest run of each counts.
+fn run_pair(
+    input: &Path,
+    pictures: &[Picture],
+    rate: f64,
+    params: EncodeParams,
+    work: &Path,
+    repetitions: usize,
+) -> anyhow::Result<(OperatingPoint, OperatingPoint)> {
+    let (mut our_seconds, bytes, decoded) = ours_timed(pictures, params)?;
+    let our_kilobits = bytes as f64 * 8.0 / 1000.0 / (pictures.len() as f64 / rate);
+    let output = work.join(format!("vpxenc-{}.ivf", our_kilobits.round()));
+    let mut their_seconds = vpxenc_timed(input, pictures.len(), our_kilobits, &output)?;
+    for _ in 1..repetitions.max(1) {
+        our_seconds = our_seconds.min(ours_timed(pictures, params)?.0);
+        their_seconds =
+            their_seconds.min(vpxenc_timed(input, pictures.len(), our_kilobits, &output)?);
+    }
+    let (their_kilobits, their_ssim) = vpxenc_quality(&output, pictures, rate)?;
+    let frames = pictures.len() as f64;
+    Ok((
+        OperatingPoint {
+            frames_per_second: frames / our_seconds,
+            kilobits_per_second: our_kilobits,
+            ssim_db: mean_ssim_db(pictures, &decoded),
+        },
+        OperatingPoint {
+            frames_per_second: frames / their_seconds,
+            kilobits_per_second: their_kilobits,
+            ssim_db: their_ssim,
+        },
+    ))
 }
 
 /// Least-squares cubic through (x, y) points: coefficients of 1, x, x^2, x^3.
@@ -347,30 +374,32 @@ fn bench_one(label: &str, input: &Path, args: &BenchEncodeArgs, work: &Path) -> 
     println!("encoder  setting     fps(CPU)  kbit/s  SSIM dB");
     let effort = args.effort.into();
     let mut ours = Vec::new();
+    let mut theirs = Vec::new();
     for &quantizer in &args.quantizers {
         let params = EncodeParams {
             effort,
             ..EncodeParams::with_quantizer(quantizer)
         };
-        let point = run_ours(&pictures, rate, params, args.repetitions)?;
+        let (our_point, their_point) =
+            run_pair(input, &pictures, rate, params, work, args.repetitions)?;
+        ours.push((quantizer, our_point));
+        theirs.push(their_point);
+    }
+    for (quantizer, point) in &ours {
         println!(
             "salsify  q={quantizer:<10} {:>7.1} {:>8.1} {:>8.3}",
             point.frames_per_second, point.kilobits_per_second, point.ssim_db
         );
-        ours.push(point);
     }
-    let mut theirs = Vec::new();
-    for point in &ours {
-        let target = point.kilobits_per_second;
-        let vpx = run_vpxenc(input, &pictures, rate, target, work, args.repetitions)?;
+    let ours: Vec<OperatingPoint> = ours.into_iter().map(|(_, point)| point).collect();
+    for (point, vpx) in ours.iter().zip(&theirs) {
         println!(
             "vpxenc   {:<12} {:>7.1} {:>8.1} {:>8.3}",
-            format!("{}k", target.round()),
+            format!("{}k", point.kilobits_per_second.round()),
             vpx.frames_per_second,
             vpx.kilobits_per_second,
             vpx.ssim_db
         );
-        theirs.push(vpx);
     }
     match bd_rate(&theirs, &ours) {
         Some(value) => println!("BD-rate (SSIM dB) of salsify against vpxenc: {value:+.1} %"),
