@@ -35,7 +35,7 @@ use crate::modes::{
 };
 use crate::picture::{Picture, Plane};
 use crate::state::{
-    DecoderState, EntropyProbabilities, LoopFilterDeltas, ReferenceKind, References,
+    DecoderState, EntropyProbabilities, LoopFilterDeltas, ReferenceFrame, ReferenceKind, References,
 };
 use crate::tables::{
     CHROMA_MODE_TREE, COEFFICIENT_UPDATE_PROBABILITIES, KEY_FRAME_CHROMA_MODE_PROBABILITIES,
@@ -718,13 +718,17 @@ impl<'a> FrameEncoder<'a> {
         mode
     }
 
-    /// The picture of reference `reference` (inter frames always have references).
-    fn reference_picture(&self, reference: ReferenceKind) -> &Picture {
+    /// Reference frame `reference` (inter frames always have references).
+    fn reference_frame(&self, reference: ReferenceKind) -> &ReferenceFrame {
         self.references
             .as_ref()
             .and_then(|references| references.get(reference))
             .expect("inter frames have references")
-            .picture()
+    }
+
+    /// The picture of reference `reference`.
+    fn reference_picture(&self, reference: ReferenceKind) -> &Picture {
+        self.reference_frame(reference).picture()
     }
 
     /// Luma and chroma inter prediction of a whole-macroblock vector.
@@ -751,13 +755,9 @@ impl<'a> FrameEncoder<'a> {
         }
     }
 
-    /// The motion-search planes of a reference (inter frames always have references).
+    /// The motion-search planes of a reference.
     fn search_planes(&self, reference: ReferenceKind) -> &SearchPlanes {
-        self.references
-            .as_ref()
-            .and_then(|references| references.get(reference))
-            .expect("inter frames have references")
-            .search_planes()
+        self.reference_frame(reference).search_planes()
     }
 
     /// Luma-only inter prediction SAD of a vector, exactly as the decoder would predict.
