@@ -300,18 +300,17 @@ impl PredictionCache {
         }
     }
 
-    /// The cached prediction of `key`, if any.
-    fn get(&self, key: (usize, ReferenceKind, MotionVector)) -> Option<&[u8; 256]> {
-        let slot = self.keys.iter().position(|&cached| cached == Some(key))?;
-        Some(&self.blocks[slot])
+    /// The slot holding the prediction of `key`, if any.
+    fn slot(&self, key: (usize, ReferenceKind, MotionVector)) -> Option<usize> {
+        self.keys.iter().position(|&cached| cached == Some(key))
     }
 
     /// A slot to predict `key` into, replacing the oldest entry.
-    fn insert(&mut self, key: (usize, ReferenceKind, MotionVector)) -> &mut [u8; 256] {
+    fn insert(&mut self, key: (usize, ReferenceKind, MotionVector)) -> usize {
         let slot = self.next;
         self.next = (slot + 1) % PREDICTION_CACHE_SIZE;
         self.keys[slot] = Some(key);
-        &mut self.blocks[slot]
+        slot
     }
 }
 
@@ -790,12 +789,12 @@ impl<'a> FrameEncoder<'a> {
         mv: MotionVector,
     ) -> std::cell::Ref<'_, [u8; 256]> {
         let key = (mb_y * self.columns + mb_x, reference, mv);
-        let cached = self.luma_predictions.borrow().get(key).is_some();
-        if !cached {
+        let cached = self.luma_predictions.borrow().slot(key);
+        let slot = cached.unwrap_or_else(|| {
             let picture = self.reference_picture(reference);
             let filter = InterpolationFilter::for_version(self.header.version);
             let mut cache = self.luma_predictions.borrow_mut();
-            let prediction = cache.insert(key);
+            let slot = cache.insert(key);
             inter::predict_block(
                 &picture.y,
                 mb_x * 16,
@@ -804,13 +803,12 @@ impl<'a> FrameEncoder<'a> {
                 16,
                 16,
                 filter,
-                prediction,
+                &mut cache.blocks[slot],
                 16,
             );
-        }
-        std::cell::Ref::map(self.luma_predictions.borrow(), |cache| {
-            cache.get(key).expect("cached above")
-        })
+            slot
+        });
+        std::cell::Ref::map(self.luma_predictions.borrow(), |cache| &cache.blocks[slot])
     }
 
     /// Cost in 1/256 bit of a NEWMV vector against `best` (large when it cannot be coded).

@@ -236,8 +236,8 @@ fn store_blocks(
 }
 
 /// Quantises and reconstructs a 16x16 luma residual coded with a Y2 block. `prediction` is
-/// packed 16x16; the reconstruction is written into `out` (packed 16x16). Returns the
-/// levels (scan order) of the 16 luma blocks and Y2, and the dequantised coefficients.
+/// packed 16x16; the reconstruction is written into `out` (packed 16x16). Writes the levels
+/// (scan order) of the 16 luma blocks and Y2, and the dequantised coefficients.
 pub(super) fn code_luma_with_y2(
     quantizers: &Quantizers,
     source: &[u8; 256],
@@ -246,84 +246,7 @@ pub(super) fn code_luma_with_y2(
     coefficients: &mut MacroblockCoefficients,
     out: &mut [u8; 256],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::avx2_enabled() {
-        // SAFETY: `avx2_enabled` is only true on CPUs with AVX2.
-        unsafe {
-            code_luma_with_y2_avx2(quantizers, source, prediction, levels, coefficients, out)
-        };
-        return;
-    }
-    code_luma_with_y2_lanes(
-        Portable,
-        quantizers,
-        source,
-        prediction,
-        levels,
-        coefficients,
-        out,
-    );
-}
-
-/// [`code_luma_with_y2`] compiled for CPUs with AVX2, with the AVX2 steps.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn code_luma_with_y2_avx2(
-    quantizers: &Quantizers,
-    source: &[u8; 256],
-    prediction: &[u8; 256],
-    levels: &mut [[i16; 16]; 25],
-    coefficients: &mut MacroblockCoefficients,
-    out: &mut [u8; 256],
-) {
-    // SAFETY: this function only runs on CPUs with AVX2.
-    let ops = unsafe { avx2::Avx2Ops::new() };
-    code_luma_with_y2_lanes(
-        ops,
-        quantizers,
-        source,
-        prediction,
-        levels,
-        coefficients,
-        out,
-    );
-}
-
-#[inline(always)]
-fn code_luma_with_y2_lanes(
-    ops: impl LaneOps,
-    quantizers: &Quantizers,
-    source: &[u8; 256],
-    prediction: &[u8; 256],
-    levels: &mut [[i16; 16]; 25],
-    coefficients: &mut MacroblockCoefficients,
-    out: &mut [u8; 256],
-) {
-    let prediction_lanes = ops.luma_lanes(prediction);
-    let residual = ops.residual(&ops.luma_lanes(source), &prediction_lanes);
-    let transformed = ops.forward_dct(&residual);
-    let y2 = forward_wht4x4(&transformed[0]);
-    let (y2_levels, y2_dequantized) = quantizers.y2.quantize_scan(&y2, 0);
-    levels[Y2_BLOCK] = y2_levels;
-    coefficients.blocks[Y2_BLOCK] = y2_dequantized;
-    let mut level_lanes = [[0i16; 16]; 16];
-    let mut dequantized = [[0i16; 16]; 16];
-    ops.quantize(
-        &quantizers.y1,
-        &transformed,
-        1,
-        &mut level_lanes,
-        &mut dequantized,
-    );
-    ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
-    if all_zero(&y2_dequantized) && all_zero(dequantized.as_flattened()) {
-        // Nothing to add: the decoder's reconstruction is the prediction.
-        *out = *prediction;
-        return;
-    }
-    dequantized[0] = inverse_walsh(&y2_dequantized);
-    let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
-    ops.luma_pixels(&reconstructed, out);
+    code_luma::<true>(quantizers, source, prediction, levels, coefficients, out);
 }
 
 /// Quantises and reconstructs a 16x16 luma residual without a Y2 block (SPLITMV).
@@ -335,15 +258,28 @@ pub(super) fn code_luma_without_y2(
     coefficients: &mut MacroblockCoefficients,
     out: &mut [u8; 256],
 ) {
+    code_luma::<false>(quantizers, source, prediction, levels, coefficients, out);
+}
+
+/// The luma pipeline on the AVX2 or the portable steps; `WITH_Y2` says whether the blocks'
+/// DC coefficients go to a Y2 block.
+fn code_luma<const WITH_Y2: bool>(
+    quantizers: &Quantizers,
+    source: &[u8; 256],
+    prediction: &[u8; 256],
+    levels: &mut [[i16; 16]; 25],
+    coefficients: &mut MacroblockCoefficients,
+    out: &mut [u8; 256],
+) {
     #[cfg(target_arch = "x86_64")]
     if crate::simd::avx2_enabled() {
         // SAFETY: `avx2_enabled` is only true on CPUs with AVX2.
         unsafe {
-            code_luma_without_y2_avx2(quantizers, source, prediction, levels, coefficients, out)
+            code_luma_avx2::<WITH_Y2>(quantizers, source, prediction, levels, coefficients, out)
         };
         return;
     }
-    code_luma_without_y2_lanes(
+    code_luma_lanes::<WITH_Y2>(
         Portable,
         quantizers,
         source,
@@ -354,10 +290,10 @@ pub(super) fn code_luma_without_y2(
     );
 }
 
-/// [`code_luma_without_y2`] compiled for CPUs with AVX2, with the AVX2 steps.
+/// [`code_luma`] compiled for CPUs with AVX2, with the AVX2 steps.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn code_luma_without_y2_avx2(
+unsafe fn code_luma_avx2<const WITH_Y2: bool>(
     quantizers: &Quantizers,
     source: &[u8; 256],
     prediction: &[u8; 256],
@@ -367,7 +303,7 @@ unsafe fn code_luma_without_y2_avx2(
 ) {
     // SAFETY: this function only runs on CPUs with AVX2.
     let ops = unsafe { avx2::Avx2Ops::new() };
-    code_luma_without_y2_lanes(
+    code_luma_lanes::<WITH_Y2>(
         ops,
         quantizers,
         source,
@@ -379,7 +315,7 @@ unsafe fn code_luma_without_y2_avx2(
 }
 
 #[inline(always)]
-fn code_luma_without_y2_lanes(
+fn code_luma_lanes<const WITH_Y2: bool>(
     ops: impl LaneOps,
     quantizers: &Quantizers,
     source: &[u8; 256],
@@ -388,24 +324,38 @@ fn code_luma_without_y2_lanes(
     coefficients: &mut MacroblockCoefficients,
     out: &mut [u8; 256],
 ) {
-    levels[Y2_BLOCK] = [0; 16];
-    coefficients.blocks[Y2_BLOCK] = [0; 16];
     let prediction_lanes = ops.luma_lanes(prediction);
     let residual = ops.residual(&ops.luma_lanes(source), &prediction_lanes);
     let transformed = ops.forward_dct(&residual);
+    // With Y2, the blocks' DC coefficients (lane row 0) are coded there instead.
+    let y2_dequantized = if WITH_Y2 {
+        let (y2_levels, y2_dequantized) = quantizers
+            .y2
+            .quantize_scan(&forward_wht4x4(&transformed[0]), 0);
+        levels[Y2_BLOCK] = y2_levels;
+        y2_dequantized
+    } else {
+        levels[Y2_BLOCK] = [0; 16];
+        [0; 16]
+    };
+    coefficients.blocks[Y2_BLOCK] = y2_dequantized;
     let mut level_lanes = [[0i16; 16]; 16];
     let mut dequantized = [[0i16; 16]; 16];
     ops.quantize(
         &quantizers.y1,
         &transformed,
-        0,
+        usize::from(WITH_Y2),
         &mut level_lanes,
         &mut dequantized,
     );
     ops.store_luma(&level_lanes, &dequantized, levels, coefficients);
-    if all_zero(dequantized.as_flattened()) {
+    if all_zero(&y2_dequantized) && all_zero(dequantized.as_flattened()) {
+        // Nothing to add: the decoder's reconstruction is the prediction.
         *out = *prediction;
         return;
+    }
+    if WITH_Y2 {
+        dequantized[0] = inverse_walsh(&y2_dequantized);
     }
     let reconstructed = ops.reconstruct(&prediction_lanes, &ops.inverse_dct(&dequantized));
     ops.luma_pixels(&reconstructed, out);
@@ -1103,14 +1053,14 @@ mod tests {
         let mut candidates: Vec<(&str, LumaKernel)> = vec![
             ("dispatched", code_luma_with_y2),
             ("portable", |q, s, p, l, c, o| {
-                code_luma_with_y2_lanes(Portable, q, s, p, l, c, o)
+                code_luma_lanes::<true>(Portable, q, s, p, l, c, o)
             }),
         ];
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2.
             candidates.push(("avx2", |q, s, p, l, c, o| unsafe {
-                code_luma_with_y2_avx2(q, s, p, l, c, o)
+                code_luma_avx2::<true>(q, s, p, l, c, o)
             }));
         }
         check_luma("with Y2", reference_luma_with_y2, &candidates);
@@ -1122,14 +1072,14 @@ mod tests {
         let mut candidates: Vec<(&str, LumaKernel)> = vec![
             ("dispatched", code_luma_without_y2),
             ("portable", |q, s, p, l, c, o| {
-                code_luma_without_y2_lanes(Portable, q, s, p, l, c, o)
+                code_luma_lanes::<false>(Portable, q, s, p, l, c, o)
             }),
         ];
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2.
             candidates.push(("avx2", |q, s, p, l, c, o| unsafe {
-                code_luma_without_y2_avx2(q, s, p, l, c, o)
+                code_luma_avx2::<false>(q, s, p, l, c, o)
             }));
         }
         check_luma("without Y2", reference_luma_without_y2, &candidates);
