@@ -1047,41 +1047,37 @@ mod tests {
         }
     }
 
-    #[test]
-    fn luma_with_y2_matches_block_at_a_time_coding() {
+    /// The luma pipeline's entry points to check: dispatched, portable and (where the CPU has
+    /// it) AVX2.
+    fn luma_candidates<const WITH_Y2: bool>(
+        dispatched: LumaKernel,
+    ) -> Vec<(&'static str, LumaKernel)> {
         #[allow(unused_mut)] // Only x86_64 adds the AVX2 path.
         let mut candidates: Vec<(&str, LumaKernel)> = vec![
-            ("dispatched", code_luma_with_y2),
+            ("dispatched", dispatched),
             ("portable", |q, s, p, l, c, o| {
-                code_luma_lanes::<true>(Portable, q, s, p, l, c, o)
+                code_luma_lanes::<WITH_Y2>(Portable, q, s, p, l, c, o)
             }),
         ];
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2.
             candidates.push(("avx2", |q, s, p, l, c, o| unsafe {
-                code_luma_avx2::<true>(q, s, p, l, c, o)
+                code_luma_avx2::<WITH_Y2>(q, s, p, l, c, o)
             }));
         }
+        candidates
+    }
+
+    #[test]
+    fn luma_with_y2_matches_block_at_a_time_coding() {
+        let candidates = luma_candidates::<true>(code_luma_with_y2);
         check_luma("with Y2", reference_luma_with_y2, &candidates);
     }
 
     #[test]
     fn luma_without_y2_matches_block_at_a_time_coding() {
-        #[allow(unused_mut)] // Only x86_64 adds the AVX2 path.
-        let mut candidates: Vec<(&str, LumaKernel)> = vec![
-            ("dispatched", code_luma_without_y2),
-            ("portable", |q, s, p, l, c, o| {
-                code_luma_lanes::<false>(Portable, q, s, p, l, c, o)
-            }),
-        ];
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2.
-            candidates.push(("avx2", |q, s, p, l, c, o| unsafe {
-                code_luma_avx2::<false>(q, s, p, l, c, o)
-            }));
-        }
+        let candidates = luma_candidates::<false>(code_luma_without_y2);
         check_luma("without Y2", reference_luma_without_y2, &candidates);
     }
 
