@@ -262,6 +262,9 @@ struct FrameEncoder<'a> {
     lambda: Lambda,
     /// A zero-vector SAD at or below which a macroblock takes ZEROMV without further search.
     zero_enough_sad: u32,
+    /// A ZEROMV or NEARESTMV SAD at or below which that cheap choice is coded first, and kept
+    /// when its residual is not worth coding.
+    provisional_sad: u32,
     luma_mode_costs: [u32; 5],
     /// Cost of each motion-vector component difference (row, column), indexed by the
     /// quarter-pixel value plus [`MAX_MV_DIFFERENCE`].
@@ -279,6 +282,18 @@ struct FrameEncoder<'a> {
     /// any vector the search planes do not reach) for the macroblock being searched, so that
     /// a vector met twice, and the chosen one, are predicted once.
     luma_predictions: std::cell::RefCell<PredictionCache>,
+}
+
+/// How far an inter macroblock's search went.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SearchExtent {
+    /// ZEROMV on LAST matched so well that nothing else was tried.
+    Unchanged,
+    /// Only ZEROMV, NEARESTMV and NEARMV on LAST were tried; the choice stands only if its
+    /// residual is not worth coding.
+    Provisional,
+    /// Every candidate was tried.
+    Complete,
 }
 
 /// A few 16x16 luma predictions by macroblock, reference and vector, replaced oldest first.
@@ -405,6 +420,7 @@ impl<'a> FrameEncoder<'a> {
         }
         let lambda = Lambda::new(i32::from(factors.y1[1]));
         let zero_enough_sad = (ZERO_ENOUGH_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
+        let provisional_sad = (PROVISIONAL_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
         let mv_costs =
             std::array::from_fn(|component| mv_component_costs(&base_probabilities.mv[component]));
         let subblock_mode_costs = subblock_mode_costs(key_frame);
@@ -431,6 +447,7 @@ impl<'a> FrameEncoder<'a> {
             quantizers,
             lambda,
             zero_enough_sad,
+            provisional_sad,
             infos: vec![MacroblockInfo::default(); columns * rows],
             above_contexts: vec![[0; 9]; columns],
             left_context: [0; 9],
@@ -829,14 +846,16 @@ impl<'a> FrameEncoder<'a> {
         counter.cost()
     }
 
-    /// Decides one inter-frame macroblock: the best inter candidate, and whether it is so good
-    /// that intra need not be tried.
+    /// Decides one inter-frame macroblock: the best inter candidate, its cost, and how far the
+    /// search went. With `allow_provisional`, a good enough ZEROMV or NEARESTMV on LAST ends
+    /// the search early as a provisional choice.
     fn decide_inter_macroblock(
         &self,
         mb_x: usize,
         mb_y: usize,
         source_luma: &[u8; 256],
-    ) -> (MacroblockInfo, u64, bool) {
+        allow_provisional: bool,
+    ) -> (MacroblockInfo, u64, SearchExtent) {
         let edges = MacroblockEdges::new(mb_x, mb_y, self.columns, self.rows);
         let mut best_info = MacroblockInfo::default();
         let mut best_cost = u64::MAX;
@@ -877,12 +896,15 @@ impl<'a> FrameEncoder<'a> {
                 counter.cost()
             };
             let reference_rate = self.reference_rate(reference);
+            // Whether one of this reference's candidates is the best so far.
+            let leads = std::cell::Cell::new(false);
             let mut consider =
                 |mode: MacroblockMode, mv: MotionVector, distortion: u32, rate: u64| {
                     let cost = self
                         .lambda
                         .sad_cost(u64::from(distortion), rate + reference_rate);
                     if cost < best_cost {
+                        leads.set(true);
                         best_cost = cost;
                         best_info = MacroblockInfo {
                             mode,
@@ -903,7 +925,7 @@ impl<'a> FrameEncoder<'a> {
             );
             if reference == ReferenceKind::Last && zero_sad <= self.zero_enough_sad {
                 // Unchanged background: nothing else will be worth its search.
-                return (best_info, best_cost, true);
+                return (best_info, best_cost, SearchExtent::Unchanged);
             }
             let nearest_sad = if near.nearest.is_zero() {
                 zero_sad
@@ -920,6 +942,12 @@ impl<'a> FrameEncoder<'a> {
                 let near_sad = self.inter_luma_sad(reference, mb_x, mb_y, near.near, source_luma);
                 consider(MacroblockMode::Near, near.near, near_sad, mode_rate(2));
             }
+            if allow_provisional
+                && reference == ReferenceKind::Last
+                && zero_sad.min(nearest_sad) <= self.provisional_sad
+            {
+                return (best_info, best_cost, SearchExtent::Provisional);
+            }
             let new_rate_base = mode_rate(3);
             let best_mv = near.best;
             let to_pixels =
@@ -927,9 +955,9 @@ impl<'a> FrameEncoder<'a> {
             let lambda_sad = self.lambda.sad;
             if reference != ReferenceKind::Last {
                 // Other references pay mostly for static or uncovered background, which ZERO
-                // and NEAREST find; a short whole-pixel descent from NEAREST adds what moved a
-                // little since they were stored.
-                if self.settings.search_other_new_mv {
+                // and NEAREST find; where they beat LAST, a short whole-pixel descent from
+                // NEAREST adds what moved a little since they were stored.
+                if self.settings.search_other_new_mv && leads.get() {
                     let mv_cost = |dx: isize, dy: isize| -> u64 {
                         let mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
                         (self.mv_rate(mv, best_mv) * lambda_sad) >> 16
@@ -1061,7 +1089,7 @@ impl<'a> FrameEncoder<'a> {
                 }
             }
         }
-        (best_info, best_cost, false)
+        (best_info, best_cost, SearchExtent::Complete)
     }
 
     /// SPLITMV with four 8x8 partitions on the last frame: each partition's vector is searched
@@ -1256,6 +1284,27 @@ impl<'a> FrameEncoder<'a> {
         block_of::<16>(&self.source.y, mb_x * 16, mb_y * 16, &mut source_luma);
         block_of::<8>(&self.source.u, mb_x * 8, mb_y * 8, &mut source_u);
         block_of::<8>(&self.source.v, mb_x * 8, mb_y * 8, &mut source_v);
+        let sources = (&source_luma, &source_u, &source_v);
+        if !self.code_macroblock_from(mb_x, mb_y, sources, coding, true) {
+            // The provisional choice needed a residual: search everything.
+            *coding = MacroblockCoding::default();
+            let complete = self.code_macroblock_from(mb_x, mb_y, sources, coding, false);
+            debug_assert!(complete);
+        }
+    }
+
+    /// Decides and codes macroblock (`mb_x`, `mb_y`) from its source blocks (luma, U, V).
+    /// With `allow_provisional`, a cheap inter choice may be tried first: when it leaves a
+    /// residual worth coding, this returns false before storing anything, and the caller
+    /// codes the macroblock again with a complete search.
+    fn code_macroblock_from(
+        &mut self,
+        mb_x: usize,
+        mb_y: usize,
+        (source_luma, source_u, source_v): (&[u8; 256], &[u8; 64], &[u8; 64]),
+        coding: &mut MacroblockCoding,
+        allow_provisional: bool,
+    ) -> bool {
         let MacroblockCoding {
             info: coded_info,
             levels,
@@ -1268,9 +1317,11 @@ impl<'a> FrameEncoder<'a> {
 
         let mut info = MacroblockInfo::default();
         let mut inter_choice = None;
+        let mut provisional = false;
         if !self.header.key_frame {
-            let (candidate, inter_cost, settled) =
-                self.decide_inter_macroblock(mb_x, mb_y, &source_luma);
+            let (candidate, inter_cost, extent) =
+                self.decide_inter_macroblock(mb_x, mb_y, source_luma, allow_provisional);
+            provisional = extent == SearchExtent::Provisional;
             // A quick intra estimate: the best whole-block mode by SAD.
             let (x, y) = (mb_x * 16, mb_y * 16);
             let mut above = [0u8; 17];
@@ -1280,11 +1331,11 @@ impl<'a> FrameEncoder<'a> {
             let intra_rate = self.reference_rate(ReferenceKind::Intra);
             let mut intra_cost = u64::MAX;
             // An inter prediction off by less than one level per pixel leaves intra no chance.
-            let intra_hopeless = settled || inter_cost < 256 * 65536;
+            let intra_hopeless = extent != SearchExtent::Complete || inter_cost < 256 * 65536;
             for mode in WHOLE_BLOCK_MODES.into_iter().filter(|_| !intra_hopeless) {
                 intra::predict_block(mode, 16, &above, &left, y > 0, x > 0, &mut prediction, 16);
                 let cost = self.lambda.sad_cost(
-                    u64::from(sad(&source_luma, 16, &prediction, 16, 16, 16)),
+                    u64::from(sad(source_luma, 16, &prediction, 16, 16, 16)),
                     u64::from(self.luma_mode_costs[mode as usize]) + intra_rate,
                 );
                 intra_cost = intra_cost.min(cost);
@@ -1308,7 +1359,7 @@ impl<'a> FrameEncoder<'a> {
                 );
                 code_luma_without_y2(
                     &self.quantizers,
-                    &source_luma,
+                    source_luma,
                     &luma_prediction,
                     levels,
                     coefficients,
@@ -1325,7 +1376,7 @@ impl<'a> FrameEncoder<'a> {
                 );
                 code_luma_with_y2(
                     &self.quantizers,
-                    &source_luma,
+                    source_luma,
                     &luma_prediction,
                     levels,
                     coefficients,
@@ -1334,7 +1385,7 @@ impl<'a> FrameEncoder<'a> {
             }
             code_chroma(
                 &self.quantizers,
-                [&source_u, &source_v],
+                [source_u, source_v],
                 [&chroma_prediction[0], &chroma_prediction[1]],
                 levels,
                 coefficients,
@@ -1348,12 +1399,12 @@ impl<'a> FrameEncoder<'a> {
                 .fold(0, |all, &level| all | level)
                 != 0;
             if any_level {
-                let coded_error = u64::from(sse(&source_luma, 16, &luma_out, 16, 16, 16))
-                    + u64::from(sse(&source_u, 8, &u_out, 8, 8, 8))
-                    + u64::from(sse(&source_v, 8, &v_out, 8, 8, 8));
-                let skipped_error = u64::from(sse(&source_luma, 16, &luma_prediction, 16, 16, 16))
-                    + u64::from(sse(&source_u, 8, &chroma_prediction[0], 8, 8, 8))
-                    + u64::from(sse(&source_v, 8, &chroma_prediction[1], 8, 8, 8));
+                let coded_error = u64::from(sse(source_luma, 16, &luma_out, 16, 16, 16))
+                    + u64::from(sse(source_u, 8, &u_out, 8, 8, 8))
+                    + u64::from(sse(source_v, 8, &v_out, 8, 8, 8));
+                let skipped_error = u64::from(sse(source_luma, 16, &luma_prediction, 16, 16, 16))
+                    + u64::from(sse(source_u, 8, &chroma_prediction[0], 8, 8, 8))
+                    + u64::from(sse(source_v, 8, &chroma_prediction[1], 8, 8, 8));
                 // Coding that does not even lower the error loses whatever its tokens cost.
                 if skipped_error <= coded_error
                     || self.lambda.rd(skipped_error, 0)
@@ -1378,7 +1429,7 @@ impl<'a> FrameEncoder<'a> {
             let (mode, subblock_modes, _) = self.code_intra_luma(
                 mb_x,
                 mb_y,
-                &source_luma,
+                source_luma,
                 levels,
                 coefficients,
                 &mut luma_out,
@@ -1390,7 +1441,7 @@ impl<'a> FrameEncoder<'a> {
             info.chroma_mode = self.code_intra_chroma(
                 mb_x,
                 mb_y,
-                [&source_u, &source_v],
+                [source_u, source_v],
                 levels,
                 coefficients,
                 [&mut u_out, &mut v_out],
@@ -1411,6 +1462,9 @@ impl<'a> FrameEncoder<'a> {
             if coded_levels.iter().fold(0, |all, &level| all | level) != 0 {
                 coded |= 1 << block;
             }
+        }
+        if provisional && coded != 0 {
+            return false;
         }
         coefficients.coded_blocks = coded;
         info.skip_coefficients = coded == 0;
@@ -1448,12 +1502,18 @@ impl<'a> FrameEncoder<'a> {
         self.above_contexts[mb_x] = above;
         self.left_context = left;
         *coded_info = info;
+        true
     }
 }
 
 /// Zero-vector SAD, per unit of the AC step, below which a macroblock takes ZEROMV at once: the
 /// residual would mostly quantise away.
 const ZERO_ENOUGH_SAD_PER_STEP: f64 = 4.0;
+
+/// ZEROMV or NEARESTMV SAD, per unit of the AC step, at or below which that choice is coded
+/// before any vector search, and kept when its residual is not worth coding: a search would
+/// mostly find another vector whose residual is not worth coding either.
+const PROVISIONAL_SAD_PER_STEP: f64 = 8.0;
 
 /// Most small-diamond steps of the whole-pixel search on the golden and alternate references.
 const OTHER_REFERENCE_SEARCH_STEPS: usize = 2;
