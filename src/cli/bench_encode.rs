@@ -21,9 +21,9 @@ pub struct BenchEncodeArgs {
     /// Input clip (Y4M); defaults to the shared test clip.
     #[arg(long)]
     pub input: Option<PathBuf>,
-    /// Frames to encode per operating point.
-    #[arg(long, default_value_t = 96)]
-    pub frames: usize,
+    /// Frames to encode per operating point; the whole clip by default.
+    #[arg(long)]
+    pub frames: Option<usize>,
     /// Our quantizer indices (one operating point each).
     #[arg(long, value_delimiter = ',', default_value = "4,16,32,56,92")]
     pub quantizers: Vec<u8>,
@@ -90,13 +90,15 @@ struct OperatingPoint {
     ssim_db: f64,
 }
 
-fn read_pictures(path: &Path, limit: usize) -> anyhow::Result<(Vec<Picture>, f64)> {
+fn read_pictures(path: &Path, limit: Option<usize>) -> anyhow::Result<(Vec<Picture>, f64)> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let reader = Y4mReader::new(std::io::BufReader::new(file))?;
     let header = reader.header().clone();
     let rate =
         f64::from(header.frame_rate_numerator) / f64::from(header.frame_rate_denominator.max(1));
-    let pictures = reader.take(limit).collect::<Result<Vec<_>, _>>()?;
+    let pictures = reader
+        .take(limit.unwrap_or(usize::MAX))
+        .collect::<Result<Vec<_>, _>>()?;
     if pictures.is_empty() {
         bail!("{} has no frames", path.display());
     }
@@ -440,7 +442,7 @@ pub fn run(args: BenchEncodeArgs) -> anyhow::Result<()> {
         bench_one("original", &input, &args, &work)?;
         if !args.skip_720p {
             let upscaled = work.join("upscaled-1280x720.y4m");
-            upscale_to_720p(&input, Some(args.frames), &upscaled)?;
+            upscale_to_720p(&input, args.frames, &upscaled)?;
             bench_one("1280x720 upscale", &upscaled, &args, &work)?;
         }
         Ok(())
