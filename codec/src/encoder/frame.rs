@@ -265,6 +265,8 @@ struct FrameEncoder<'a> {
     /// A ZEROMV or NEARESTMV SAD at or below which that cheap choice is coded first, and kept
     /// when its residual is not worth coding.
     provisional_sad: u32,
+    /// Whole-macroblock luma SAD above which SPLITMV is tried.
+    split_min_sad: u32,
     luma_mode_costs: [u32; 5],
     /// Cost of each motion-vector component difference (row, column), indexed by the
     /// quarter-pixel value plus [`MAX_MV_DIFFERENCE`].
@@ -421,6 +423,8 @@ impl<'a> FrameEncoder<'a> {
         let lambda = Lambda::new(i32::from(factors.y1[1]));
         let zero_enough_sad = (ZERO_ENOUGH_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
         let provisional_sad = (PROVISIONAL_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
+        let split_min_sad = SPLIT_SEARCH_MIN_SAD
+            .max((SPLIT_SEARCH_MIN_SAD_PER_STEP * f64::from(factors.y1[1])) as u32);
         let mv_costs =
             std::array::from_fn(|component| mv_component_costs(&base_probabilities.mv[component]));
         let subblock_mode_costs = subblock_mode_costs(key_frame);
@@ -448,6 +452,7 @@ impl<'a> FrameEncoder<'a> {
             lambda,
             zero_enough_sad,
             provisional_sad,
+            split_min_sad,
             infos: vec![MacroblockInfo::default(); columns * rows],
             above_contexts: vec![[0; 9]; columns],
             left_context: [0; 9],
@@ -1074,7 +1079,7 @@ impl<'a> FrameEncoder<'a> {
                     );
                 }
                 // Four 8x8 vectors, when one vector leaves much unexplained.
-                if self.settings.split && best_distortion > SPLIT_SEARCH_MIN_SAD {
+                if self.settings.split && best_distortion > self.split_min_sad {
                     if let Some((info, distortion, rate)) =
                         self.search_split(mb_x, mb_y, source_luma, &near, mv, &edges)
                     {
@@ -1521,8 +1526,12 @@ const OTHER_REFERENCE_SEARCH_STEPS: usize = 2;
 /// Most small-diamond steps of a SPLITMV partition's whole-pixel search.
 const SPLIT_SEARCH_STEPS: usize = 4;
 
-/// Whole-macroblock luma SAD above which SPLITMV is tried (about 4 per pixel).
+/// Whole-macroblock luma SAD above which SPLITMV is always tried (about 4 per pixel).
 const SPLIT_SEARCH_MIN_SAD: u32 = 1024;
+
+/// The same threshold per unit of the AC step, where that is higher: at coarse quantizers the
+/// four vectors cost too much against the error they remove.
+const SPLIT_SEARCH_MIN_SAD_PER_STEP: f64 = 24.0;
 
 /// Small-diamond whole-pixel descent of a packed `size`-pixel block on a padded plane from
 /// `start` (whole pixels), at most `steps` steps: the cheap vector search of the golden and
