@@ -35,7 +35,7 @@ pub enum Effort {
     /// Fast plus quarter-pixel motion refinement: most of the quality at less cost.
     Balanced,
     /// Adds 4x4 intra modes, SPLITMV, the golden and alternate references (with a short
-    /// whole-pixel vector search) and a loop-filter level chosen by trial.
+    /// whole-pixel vector search where they beat LAST) and a loop-filter level chosen by trial.
     #[default]
     Thorough,
 }
