@@ -291,8 +291,8 @@ struct FrameEncoder<'a> {
 enum SearchExtent {
     /// ZEROMV on LAST matched so well that nothing else was tried.
     Unchanged,
-    /// Only ZEROMV, NEARESTMV and NEARMV on LAST were tried; the choice stands only if its
-    /// residual is not worth coding.
+    /// Only ZEROMV, NEARESTMV and NEARMV were tried, on each reference; the choice stands only
+    /// if its residual is not worth coding.
     Provisional,
     /// Every candidate was tried.
     Complete,
@@ -852,8 +852,8 @@ impl<'a> FrameEncoder<'a> {
     }
 
     /// Decides one inter-frame macroblock: the best inter candidate, its cost, and how far the
-    /// search went. With `allow_provisional`, a good enough ZEROMV or NEARESTMV on LAST ends
-    /// the search early as a provisional choice.
+    /// search went. With `allow_provisional`, a good enough ZEROMV or NEARESTMV on LAST leaves
+    /// out the vector searches: the choice is provisional.
     fn decide_inter_macroblock(
         &self,
         mb_x: usize,
@@ -865,6 +865,7 @@ impl<'a> FrameEncoder<'a> {
         let mut best_info = MacroblockInfo::default();
         let mut best_cost = u64::MAX;
         let mut near_of_last: Option<NearMotionVectors> = None;
+        let mut provisional = false;
         for &reference in &self.searched_references {
             let padded = self.search_planes(reference).whole();
             // The neighbours' vectors only depend on the reference through its sign bias.
@@ -951,7 +952,11 @@ impl<'a> FrameEncoder<'a> {
                 && reference == ReferenceKind::Last
                 && zero_sad.min(nearest_sad) <= self.provisional_sad
             {
-                return (best_info, best_cost, SearchExtent::Provisional);
+                // Only the other references' ZEROMV, NEARESTMV and NEARMV remain to try.
+                provisional = true;
+            }
+            if provisional {
+                continue;
             }
             let new_rate_base = mode_rate(3);
             let best_mv = near.best;
@@ -1094,7 +1099,12 @@ impl<'a> FrameEncoder<'a> {
                 }
             }
         }
-        (best_info, best_cost, SearchExtent::Complete)
+        let extent = if provisional {
+            SearchExtent::Provisional
+        } else {
+            SearchExtent::Complete
+        };
+        (best_info, best_cost, extent)
     }
 
     /// SPLITMV with four 8x8 partitions on the last frame: each partition's vector is searched
