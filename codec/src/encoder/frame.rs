@@ -902,15 +902,14 @@ impl<'a> FrameEncoder<'a> {
                 counter.cost()
             };
             let reference_rate = self.reference_rate(reference);
-            // Whether one of this reference's candidates is the best so far.
-            let leads = std::cell::Cell::new(false);
+            // Keeps a candidate that beats the best so far; returns whether it did.
             let mut consider =
-                |mode: MacroblockMode, mv: MotionVector, distortion: u32, rate: u64| {
+                |mode: MacroblockMode, mv: MotionVector, distortion: u32, rate: u64| -> bool {
                     let cost = self
                         .lambda
                         .sad_cost(u64::from(distortion), rate + reference_rate);
-                    if cost < best_cost {
-                        leads.set(true);
+                    let better = cost < best_cost;
+                    if better {
                         best_cost = cost;
                         best_info = MacroblockInfo {
                             mode,
@@ -920,10 +919,12 @@ impl<'a> FrameEncoder<'a> {
                             ..MacroblockInfo::default()
                         };
                     }
+                    better
                 };
             let zero_sad =
                 self.inter_luma_sad(reference, mb_x, mb_y, MotionVector::ZERO, source_luma);
-            consider(
+            // Whether one of this reference's candidates is the best so far.
+            let mut leads = consider(
                 MacroblockMode::Zero,
                 MotionVector::ZERO,
                 zero_sad,
@@ -938,7 +939,7 @@ impl<'a> FrameEncoder<'a> {
             } else {
                 self.inter_luma_sad(reference, mb_x, mb_y, near.nearest, source_luma)
             };
-            consider(
+            leads |= consider(
                 MacroblockMode::Nearest,
                 near.nearest,
                 nearest_sad,
@@ -946,7 +947,7 @@ impl<'a> FrameEncoder<'a> {
             );
             if near.near != near.nearest {
                 let near_sad = self.inter_luma_sad(reference, mb_x, mb_y, near.near, source_luma);
-                consider(MacroblockMode::Near, near.near, near_sad, mode_rate(2));
+                leads |= consider(MacroblockMode::Near, near.near, near_sad, mode_rate(2));
             }
             if allow_provisional
                 && reference == ReferenceKind::Last
@@ -967,7 +968,7 @@ impl<'a> FrameEncoder<'a> {
                 // Other references pay mostly for static or uncovered background, which ZERO
                 // and NEAREST find; where they beat LAST, a short whole-pixel descent from
                 // NEAREST adds what moved a little since they were stored.
-                if self.settings.search_other_new_mv && leads.get() {
+                if self.settings.search_other_new_mv && leads {
                     let mv_cost = |dx: isize, dy: isize| -> u64 {
                         let mv = MotionVector::new((dy * 8) as i16, (dx * 8) as i16);
                         (self.mv_rate(mv, best_mv) * lambda_sad) >> 16
@@ -1345,7 +1346,8 @@ impl<'a> FrameEncoder<'a> {
             let mut prediction = [0u8; 256];
             let intra_rate = self.reference_rate(ReferenceKind::Intra);
             let mut intra_cost = u64::MAX;
-            // An inter prediction off by less than one level per pixel leaves intra no chance.
+            // An inter prediction off by less than one level per pixel leaves intra no chance,
+            // and neither does one settled or tried before any vector search.
             let intra_hopeless = extent != SearchExtent::Complete || inter_cost < 256 * 65536;
             for mode in WHOLE_BLOCK_MODES.into_iter().filter(|_| !intra_hopeless) {
                 intra::predict_block(mode, 16, &above, &left, y > 0, x > 0, &mut prediction, 16);
@@ -2105,6 +2107,68 @@ fn choose_filter_level(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provisional_choice_that_needs_a_residual_is_searched_again() {
+        // A textured key frame, then its own reconstruction with one luma pixel of the first
+        // macroblock raised: ZEROMV matches that macroblock within the provisional threshold
+        // but not the unchanged one, and at the finest quantizer the raised pixel is worth
+        // coding.
+        let mut random = crate::test_random::TestRandom::new(0x9e37_79b9_7f4a_7c15);
+        let mut picture = Picture::new(64, 64);
+        for plane in [&mut picture.y, &mut picture.u, &mut picture.v] {
+            for value in plane.data.iter_mut() {
+                *value = 64 + (random.next_u64() % 128) as u8;
+            }
+        }
+        let finest = crate::encoder::EncodeParams {
+            quantizer: 0,
+            ..Default::default()
+        };
+        let key = crate::encoder::encode(&DecoderState::new(), &picture, &finest).expect("key");
+        let state = key.target;
+        let mut changed = key.picture.clone();
+        let pixel = 5 * changed.y.stride + 5;
+        changed.y.data[pixel] = changed.y.data[pixel].saturating_add(24);
+        let settings = FrameSettings {
+            key_frame: false,
+            quantizer: 0,
+            filter_level: Some(0),
+            refresh_golden: false,
+            refresh_altref: false,
+            search_golden: false,
+            search_altref: false,
+            search_other_new_mv: true,
+            subblock_intra: true,
+            subpixel: true,
+            split: true,
+            filter_trials: false,
+        };
+
+        let mut encoder = FrameEncoder::new(&state, &changed, &settings);
+        let mut source_luma = [0u8; 256];
+        let mut source_u = [0u8; 64];
+        let mut source_v = [0u8; 64];
+        block_of::<16>(&changed.y, 0, 0, &mut source_luma);
+        block_of::<8>(&changed.u, 0, 0, &mut source_u);
+        block_of::<8>(&changed.v, 0, 0, &mut source_v);
+        let zero_sad =
+            encoder.inter_luma_sad(ReferenceKind::Last, 0, 0, MotionVector::ZERO, &source_luma);
+        assert!(encoder.zero_enough_sad < zero_sad && zero_sad <= encoder.provisional_sad);
+        let sources = (&source_luma, &source_u, &source_v);
+        let mut coding = MacroblockCoding::default();
+        assert!(!encoder.code_macroblock_from(0, 0, sources, &mut coding, true));
+        let mut coding = MacroblockCoding::default();
+        encoder.code_macroblock(0, 0, &mut coding);
+        assert!(!coding.info.skip_coefficients);
+
+        // The whole frame still decodes to the encoder's target.
+        let frame = crate::encoder::encode(&state, &changed, &finest).expect("inter frame");
+        assert!(!frame.key_frame);
+        let (decoded, shown) = crate::decode(&state, &frame.bytes).expect("decode");
+        assert_eq!(decoded.id(), frame.target.id());
+        assert_eq!(shown.as_ref(), Some(&frame.picture));
+    }
 
     #[test]
     fn partition_token_writer_matches_the_visiting_writer() {
