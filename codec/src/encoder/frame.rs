@@ -84,7 +84,8 @@ pub struct CodedFrame {
     pub header: FrameHeader,
     /// Every macroblock's modes, raster order.
     pub infos: Vec<MacroblockInfo>,
-    /// Every macroblock's dequantised coefficients, raster order.
+    /// The dequantised coefficients of the macroblocks that code any (those not skipped),
+    /// raster order: a skipped macroblock's are all zero.
     pub coefficients: Vec<MacroblockCoefficients>,
     /// The reconstruction before the loop filter, macroblock-aligned.
     pub unfiltered: Picture,
@@ -1860,18 +1861,20 @@ pub fn encode_frame(
     let mut encoder = FrameEncoder::new(state, picture, settings);
     let columns = encoder.columns;
     let rows = encoder.rows;
-    let mut codings: Vec<MacroblockCoding> = Vec::with_capacity(columns * rows);
+    // One macroblock's coding at a time; only the levels and coefficients of the macroblocks
+    // that code any are kept (most are skipped), in raster order.
+    let mut coded_levels: Vec<[[i16; 16]; 25]> = Vec::new();
+    let mut coded_coefficients: Vec<MacroblockCoefficients> = Vec::new();
     let mut token_counts = TokenClassCounts::default();
     for mb_y in 0..rows {
         encoder.left_context = [0; 9];
         for mb_x in 0..columns {
-            codings.push(MacroblockCoding::default());
-            let coding = codings.last_mut().expect("just pushed");
+            let mut coding = MacroblockCoding::default();
             let mut above = encoder.above_contexts[mb_x];
             let mut left = encoder.left_context;
-            encoder.code_macroblock(mb_x, mb_y, coding);
-            // Token statistics for the probabilities, while the levels are at hand.
+            encoder.code_macroblock(mb_x, mb_y, &mut coding);
             if !coding.info.skip_coefficients {
+                // Token statistics for the probabilities, while the levels are at hand.
                 count_macroblock_tokens(
                     &mut token_counts,
                     &coding.levels,
@@ -1879,6 +1882,8 @@ pub fn encode_frame(
                     &mut above,
                     &mut left,
                 );
+                coded_levels.push(coding.levels);
+                coded_coefficients.push(coding.coefficients.clone());
             }
             // The frame codes no segment map, so a decoder keeps each macroblock's segment
             // from the state (none after a key frame); the target state must too.
@@ -1890,8 +1895,7 @@ pub fn encode_frame(
         }
     }
 
-    // Every macroblock's decision, as `code_macroblock` recorded it for its neighbours: the
-    // passes below read these compact records rather than the much larger codings.
+    // Every macroblock's decision, as `code_macroblock` recorded it for its neighbours.
     let infos = std::mem::take(&mut encoder.infos);
     let mut header = encoder.header.clone();
     header.probabilities.coefficients = choose_coefficient_probabilities(
@@ -1970,12 +1974,12 @@ pub fn encode_frame(
     );
     let mut tokens = BoolEncoder::with_capacity(columns * rows * 16);
     let mut above_contexts = vec![[0u8; 9]; columns];
+    let mut next_levels = coded_levels.iter();
     for mb_y in 0..rows {
         let mut left = [0u8; 9];
         for mb_x in 0..columns {
             let index = mb_y * columns + mb_x;
-            let coding = &codings[index];
-            let info = &coding.info;
+            let info = &infos[index];
             first.write_bool(info.skip_coefficients, header.prob_skip_false);
             if header.key_frame {
                 let above = (mb_y > 0).then(|| &infos[index - columns]);
@@ -1997,10 +2001,13 @@ pub fn encode_frame(
             if info.skip_coefficients {
                 skip_macroblock(has_y2, &mut above_contexts[mb_x], &mut left);
             } else {
+                let levels = next_levels
+                    .next()
+                    .expect("every macroblock that is not skipped kept its levels");
                 write_macroblock_tokens_to_partition(
                     &mut tokens,
                     &header.probabilities.coefficients,
-                    &coding.levels,
+                    levels,
                     has_y2,
                     &mut above_contexts[mb_x],
                     &mut left,
@@ -2017,10 +2024,7 @@ pub fn encode_frame(
         bytes,
         header,
         infos,
-        coefficients: codings
-            .into_iter()
-            .map(|coding| coding.coefficients)
-            .collect(),
+        coefficients: coded_coefficients,
         unfiltered: encoder.recon,
     }
 }

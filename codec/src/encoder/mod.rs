@@ -263,7 +263,14 @@ fn target_state(
     {
         let mut reconstructor = crate::FrameReconstructor::new(state, header);
         let columns = reconstructor.columns();
-        for (index, (info, block_coefficients)) in infos.iter().zip(coefficients).enumerate() {
+        let skipped = crate::MacroblockCoefficients::default();
+        let mut coded = coefficients.iter();
+        for (index, info) in infos.iter().enumerate() {
+            let block_coefficients = if info.skip_coefficients {
+                &skipped
+            } else {
+                coded.next().expect("a coded macroblock's coefficients")
+            };
             reconstructor.reconstruct_macroblock(
                 index % columns,
                 index / columns,
@@ -272,14 +279,21 @@ fn target_state(
             );
         }
         debug_assert!(
+            coded.next().is_none(),
+            "coefficients of a skipped macroblock"
+        );
+        debug_assert!(
             reconstructor.frame() == &frame,
             "the encoder's reconstruction differs from the decoder's"
         );
     }
+    // Only the check above reads the coefficients.
+    #[cfg(not(debug_assertions))]
+    let _ = coefficients;
+    // A macroblock codes no coefficient exactly when it is skipped.
     let inner_edges: Vec<bool> = infos
         .iter()
-        .zip(coefficients)
-        .map(|(info, block_coefficients)| !(info.mode.has_y2() && block_coefficients.is_empty()))
+        .map(|info| !(info.mode.has_y2() && info.skip_coefficients))
         .collect();
     crate::loop_filter::filter_frame(&mut frame, header, infos, &inner_edges);
     let shown = frame.cropped(usize::from(header.width), usize::from(header.height));
