@@ -301,7 +301,8 @@ enum SearchExtent {
 
 /// A few 16x16 luma predictions by macroblock, reference and vector, replaced oldest first.
 struct PredictionCache {
-    keys: [Option<(usize, ReferenceKind, MotionVector)>; PREDICTION_CACHE_SIZE],
+    /// Each slot's key (see [`PredictionCache::key`]); [`EMPTY_PREDICTION_SLOT`] when unused.
+    keys: [u64; PREDICTION_CACHE_SIZE],
     blocks: [[u8; 256]; PREDICTION_CACHE_SIZE],
     next: usize,
 }
@@ -309,25 +310,36 @@ struct PredictionCache {
 /// Predictions [`PredictionCache`] keeps: a macroblock's quarter-pixel step tries up to five.
 const PREDICTION_CACHE_SIZE: usize = 8;
 
+/// The key of an unused [`PredictionCache`] slot: no macroblock index reaches it.
+const EMPTY_PREDICTION_SLOT: u64 = u64::MAX;
+
 impl PredictionCache {
     fn new() -> Self {
         PredictionCache {
-            keys: [None; PREDICTION_CACHE_SIZE],
+            keys: [EMPTY_PREDICTION_SLOT; PREDICTION_CACHE_SIZE],
             blocks: [[0; 256]; PREDICTION_CACHE_SIZE],
             next: 0,
         }
     }
 
+    /// One integer for a macroblock index, reference and vector, so that a lookup is a few
+    /// integer comparisons: the vector's two components in the low 32 bits, the reference in
+    /// the next two and the macroblock index above.
+    fn key(macroblock: usize, reference: ReferenceKind, mv: MotionVector) -> u64 {
+        let vector = u64::from(mv.row as u16) << 16 | u64::from(mv.col as u16);
+        (macroblock as u64) << 34 | (reference as u64) << 32 | vector
+    }
+
     /// The slot holding the prediction of `key`, if any.
-    fn slot(&self, key: (usize, ReferenceKind, MotionVector)) -> Option<usize> {
-        self.keys.iter().position(|&cached| cached == Some(key))
+    fn slot(&self, key: u64) -> Option<usize> {
+        self.keys.iter().position(|&cached| cached == key)
     }
 
     /// A slot to predict `key` into, replacing the oldest entry.
-    fn insert(&mut self, key: (usize, ReferenceKind, MotionVector)) -> usize {
+    fn insert(&mut self, key: u64) -> usize {
         let slot = self.next;
         self.next = (slot + 1) % PREDICTION_CACHE_SIZE;
-        self.keys[slot] = Some(key);
+        self.keys[slot] = key;
         slot
     }
 }
@@ -811,7 +823,7 @@ impl<'a> FrameEncoder<'a> {
         mb_y: usize,
         mv: MotionVector,
     ) -> std::cell::Ref<'_, [u8; 256]> {
-        let key = (mb_y * self.columns + mb_x, reference, mv);
+        let key = PredictionCache::key(mb_y * self.columns + mb_x, reference, mv);
         let cached = self.luma_predictions.borrow().slot(key);
         let slot = cached.unwrap_or_else(|| {
             let picture = self.reference_picture(reference);
