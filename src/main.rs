@@ -1,12 +1,7 @@
 use clap::Parser;
 
-/// The encoder allocates frame-sized buffers every frame (pictures, search planes, coded
-/// data). mimalloc keeps freed memory for reuse where the system allocator often hands it
-/// back to the kernel and then takes page faults to get it again.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
+    keep_freed_memory();
     let cli = salsify::cli::Cli::parse();
     match salsify::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -14,5 +9,20 @@ fn main() -> std::process::ExitCode {
             eprintln!("salsify: {error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Makes glibc's allocator keep freed memory for reuse. Every frame, the encoder allocates
+/// frame-sized buffers (pictures, motion-search planes) and frees the previous frame's. By
+/// default glibc serves such sizes with fresh mappings, or trims them off the heap when they
+/// are freed, so each frame pays page faults to get the memory back from the kernel: 6 % to 30 % of
+/// the encoder's time at 640x360 in our measurements, depending on its allocation pattern.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's thresholds; it runs before any other
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
