@@ -280,7 +280,7 @@ fn target_state(
         }
         debug_assert!(
             coded.next().is_none(),
-            "coefficients of a skipped macroblock"
+            "more coefficient records than coded macroblocks"
         );
         debug_assert!(
             reconstructor.frame() == &frame,
