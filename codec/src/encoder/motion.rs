@@ -388,17 +388,20 @@ pub fn full_pixel_search(
 /// decoder's prediction: estimates of them cost more quality than they save time). A reference
 /// frame computes these once, on first use, and keeps them
 /// for every encode that predicts from it (see [`crate::state::ReferenceFrame::search_planes`]).
+/// The half-pixel phases are only filtered when a half-pixel vector is first asked for:
+/// whole-pixel searches never pay for them.
 pub struct SearchPlanes {
-    /// Indexed by horizontal half phase plus twice the vertical half phase.
-    phases: [PaddedPlane; 4],
+    whole: PaddedPlane,
+    /// The horizontal, vertical and diagonal half phases, once made.
+    half_phases: std::sync::OnceLock<[PaddedPlane; 3]>,
 }
 
 impl std::fmt::Debug for SearchPlanes {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("SearchPlanes")
-            .field("width", &self.phases[0].width)
-            .field("height", &self.phases[0].height)
+            .field("width", &self.whole.width)
+            .field("height", &self.whole.height)
             .finish()
     }
 }
@@ -670,33 +673,41 @@ unsafe fn half_pixel_phases_avx2(whole: &[u8], stride: usize) -> [Vec<u8>; 3] {
 impl SearchPlanes {
     /// Prepares a `width` x `height` luma plane (rows `stride` apart).
     pub fn new(data: &[u8], stride: usize, width: usize, height: usize) -> Self {
-        let whole = PaddedPlane::new(data, stride, width, height);
-        #[cfg(target_arch = "x86_64")]
-        let phases = if crate::simd::avx2_enabled() {
-            // SAFETY: `avx2_enabled` is only true on CPUs with AVX2; the callee is the same
-            // safe code as the portable path, compiled with AVX2 enabled.
-            unsafe { half_pixel_phases_avx2(&whole.data, whole.stride) }
-        } else {
-            half_pixel_phases(&whole.data, whole.stride)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let phases = half_pixel_phases(&whole.data, whole.stride);
-        let [horizontal, vertical, both] = phases;
-        let geometry = whole.clone_geometry();
-        let with_data = |data: Vec<u8>| PaddedPlane { data, ..geometry };
         SearchPlanes {
-            phases: [
-                whole,
-                with_data(horizontal),
-                with_data(vertical),
-                with_data(both),
-            ],
+            whole: PaddedPlane::new(data, stride, width, height),
+            half_phases: std::sync::OnceLock::new(),
         }
     }
 
     /// The whole-pixel padded plane.
     pub fn whole(&self) -> &PaddedPlane {
-        &self.phases[0]
+        &self.whole
+    }
+
+    /// The plane of half phase `phase` (horizontal half phase plus twice the vertical one;
+    /// 0 is the whole-pixel plane), filtering the half phases first if they are not yet.
+    fn phase(&self, phase: usize) -> &PaddedPlane {
+        if phase == 0 {
+            return &self.whole;
+        }
+        let half_phases = self.half_phases.get_or_init(|| {
+            let whole = &self.whole;
+            #[cfg(target_arch = "x86_64")]
+            let phases = if crate::simd::avx2_enabled() {
+                // SAFETY: `avx2_enabled` is only true on CPUs with AVX2; the callee is the
+                // same safe code as the portable path, compiled with AVX2 enabled.
+                unsafe { half_pixel_phases_avx2(&whole.data, whole.stride) }
+            } else {
+                half_pixel_phases(&whole.data, whole.stride)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let phases = half_pixel_phases(&whole.data, whole.stride);
+            phases.map(|data| PaddedPlane {
+                data,
+                ..whole.clone_geometry()
+            })
+        });
+        &half_phases[phase - 1]
     }
 
     /// Sum of absolute differences between the packed `size` x `size` block `source` and the
@@ -712,7 +723,7 @@ impl SearchPlanes {
         size: usize,
     ) -> Option<u32> {
         let block = self.located(x, y, mv, size)?;
-        Some(sad(source, size, block, self.phases[0].stride, size, size))
+        Some(sad(source, size, block, self.whole.stride, size, size))
     }
 
     /// Copies the decoder's prediction of the `size` x `size` block at (`x`, `y`) displaced by
@@ -729,7 +740,7 @@ impl SearchPlanes {
         let Some(block) = self.located(x, y, mv, size) else {
             return false;
         };
-        let stride = self.phases[0].stride;
+        let stride = self.whole.stride;
         if size == 16 {
             // Fixed-size rows: register moves instead of a library call per row.
             for (row, out_row) in out.chunks_exact_mut(16).take(16).enumerate() {
@@ -760,7 +771,7 @@ impl SearchPlanes {
             return None;
         }
         let phase = usize::from(mv.col & 4 != 0) + 2 * usize::from(mv.row & 4 != 0);
-        let plane = &self.phases[phase];
+        let plane = self.phase(phase);
         let block_x = x as isize + isize::from(mv.col >> 3);
         let block_y = y as isize + isize::from(mv.row >> 3);
         // Three pixels of margin for the taps the half-pixel phases were filtered with.
