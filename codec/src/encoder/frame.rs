@@ -87,6 +87,9 @@ pub struct CodedFrame {
     /// The dequantised coefficients of the macroblocks that code any (those not skipped),
     /// raster order: a skipped macroblock's are all zero.
     pub coefficients: Vec<MacroblockCoefficients>,
+    /// Whether the loop filter filters each macroblock's inner edges, raster order: all but
+    /// the skipped whole-block-mode macroblocks, which code no coefficient.
+    pub inner_edges: Vec<bool>,
     /// The reconstruction before the loop filter, macroblock-aligned.
     pub unfiltered: Picture,
 }
@@ -2037,6 +2040,7 @@ pub fn encode_frame(
         header,
         infos,
         coefficients: coded_coefficients,
+        inner_edges,
         unfiltered: encoder.recon,
     }
 }

@@ -233,9 +233,17 @@ pub fn encode(
         header,
         infos,
         coefficients,
+        inner_edges,
         unfiltered,
     } = frame::encode_frame(state, picture, &settings);
-    let (target, picture) = target_state(state, &header, &infos, &coefficients, unfiltered);
+    let (target, picture) = target_state(
+        state,
+        &header,
+        &infos,
+        &coefficients,
+        &inner_edges,
+        unfiltered,
+    );
     Ok(EncodedFrame {
         bytes,
         source: state.id(),
@@ -257,6 +265,7 @@ fn target_state(
     header: &crate::FrameHeader,
     infos: &[crate::MacroblockInfo],
     coefficients: &[crate::MacroblockCoefficients],
+    inner_edges: &[bool],
     mut frame: Picture,
 ) -> (DecoderState, Picture) {
     #[cfg(debug_assertions)]
@@ -290,12 +299,7 @@ fn target_state(
     // Only the check above reads the coefficients.
     #[cfg(not(debug_assertions))]
     let _ = coefficients;
-    // A macroblock codes no coefficient exactly when it is skipped.
-    let inner_edges: Vec<bool> = infos
-        .iter()
-        .map(|info| !(info.mode.has_y2() && info.skip_coefficients))
-        .collect();
-    crate::loop_filter::filter_frame(&mut frame, header, infos, &inner_edges);
+    crate::loop_filter::filter_frame(&mut frame, header, infos, inner_edges);
     let shown = frame.cropped(usize::from(header.width), usize::from(header.height));
     let target = crate::reconstruct::state_after_frame(state, header, infos, frame);
     (target, shown)
