@@ -123,6 +123,13 @@ impl Lambda {
         sse * 65536 + self.sse * rate
     }
 
+    /// The least rate (1/256 bit) that costs at least as much as `error_saved` units of squared
+    /// error: coding that saves that error at this rate or above is not worth it.
+    #[inline]
+    fn break_even_rate(&self, error_saved: u64) -> u64 {
+        (error_saved * 65536).div_ceil(self.sse)
+    }
+
     /// Cost from absolute error and a rate in 1/256 bit.
     #[inline]
     fn sad_cost(&self, sad: u64, rate: u64) -> u64 {
@@ -496,6 +503,38 @@ impl<'a> FrameEncoder<'a> {
             },
         );
         cost
+    }
+
+    /// Whether the macroblock's tokens cost at least `limit` (1/256 bit), as
+    /// [`token_cost`](Self::token_cost) prices them. Pricing stops once the limit is reached.
+    fn token_cost_reaches(
+        &self,
+        mb_x: usize,
+        levels: &[[i16; 16]; 25],
+        has_y2: bool,
+        limit: u64,
+    ) -> bool {
+        let mut cost = 0u64;
+        let mut above = self.above_contexts[mb_x];
+        let mut left = self.left_context;
+        visit_macroblock_tokens(
+            levels,
+            has_y2,
+            &mut above,
+            &mut left,
+            |block_type, block_levels, first, context| {
+                if cost >= limit {
+                    // Decided: the contexts of the blocks left no longer matter.
+                    return false;
+                }
+                let (block_cost, coded) =
+                    self.token_costs
+                        .block_cost(block_type, block_levels, first, context);
+                cost += u64::from(block_cost);
+                coded
+            },
+        );
+        cost >= limit
     }
 
     /// Decides and codes the luma of an intra macroblock. Returns (mode, sub-block modes, rd
@@ -1440,10 +1479,12 @@ impl<'a> FrameEncoder<'a> {
                     + u64::from(sse(source_v, 8, &chroma_prediction[1], 8, 8, 8));
                 // Coding that does not even lower the error loses whatever its tokens cost.
                 if skipped_error <= coded_error
-                    || self.lambda.rd(skipped_error, 0)
-                        <= self
-                            .lambda
-                            .rd(coded_error, self.token_cost(mb_x, levels, has_y2))
+                    || self.token_cost_reaches(
+                        mb_x,
+                        levels,
+                        has_y2,
+                        self.lambda.break_even_rate(skipped_error - coded_error),
+                    )
                 {
                     *levels = [[0; 16]; 25];
                     coefficients.clear();
