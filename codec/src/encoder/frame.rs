@@ -486,27 +486,11 @@ impl<'a> FrameEncoder<'a> {
     /// Cost in 1/256 bit of a macroblock's tokens with the frame's starting probabilities and
     /// the current contexts.
     fn token_cost(&self, mb_x: usize, levels: &[[i16; 16]; 25], has_y2: bool) -> u64 {
-        let mut cost = 0u64;
-        let mut above = self.above_contexts[mb_x];
-        let mut left = self.left_context;
-        visit_macroblock_tokens(
-            levels,
-            has_y2,
-            &mut above,
-            &mut left,
-            |block_type, block_levels, first, context| {
-                let (block_cost, coded) =
-                    self.token_costs
-                        .block_cost(block_type, block_levels, first, context);
-                cost += u64::from(block_cost);
-                coded
-            },
-        );
-        cost
+        self.token_cost_up_to(mb_x, levels, has_y2, u64::MAX)
     }
 
     /// Whether the macroblock's tokens cost at least `limit` (1/256 bit), as
-    /// [`token_cost`](Self::token_cost) prices them. Pricing stops once the limit is reached.
+    /// [`token_cost`](Self::token_cost) prices them.
     fn token_cost_reaches(
         &self,
         mb_x: usize,
@@ -514,6 +498,18 @@ impl<'a> FrameEncoder<'a> {
         has_y2: bool,
         limit: u64,
     ) -> bool {
+        self.token_cost_up_to(mb_x, levels, has_y2, limit) >= limit
+    }
+
+    /// [`token_cost`](Self::token_cost) when it is below `limit`; otherwise some cost at least
+    /// `limit`, as pricing stops once the limit is reached.
+    fn token_cost_up_to(
+        &self,
+        mb_x: usize,
+        levels: &[[i16; 16]; 25],
+        has_y2: bool,
+        limit: u64,
+    ) -> u64 {
         let mut cost = 0u64;
         let mut above = self.above_contexts[mb_x];
         let mut left = self.left_context;
@@ -534,7 +530,7 @@ impl<'a> FrameEncoder<'a> {
                 coded
             },
         );
-        cost >= limit
+        cost
     }
 
     /// Decides and codes the luma of an intra macroblock. Returns (mode, sub-block modes, rd
