@@ -61,6 +61,68 @@ pub fn predict_block(
     predict_square::<false>(reference, x, y, mv, width, filter, out, out_stride);
 }
 
+/// The six-tap prediction of a square `size`-pixel block (16 or 8) whose horizontal fraction
+/// is zero and vertical fraction `fraction_y` (eighth pixels, not zero), read straight from
+/// `source` (rows `stride` apart, the block's top-left pixel at `origin`) without edge
+/// handling: the two rows above the block and the three below must be there.
+///
+/// The encoder runs it on already filtered planes: a vertical pass over a plane filtered
+/// horizontally at the same phase is the decoder's two-pass prediction.
+#[allow(clippy::too_many_arguments)]
+pub fn predict_vertical_sixtap(
+    source: &[u8],
+    stride: usize,
+    origin: usize,
+    fraction_y: usize,
+    size: usize,
+    out: &mut [u8],
+    out_stride: usize,
+) {
+    assert!(
+        (1..8).contains(&fraction_y) && (size == 16 || size == 8),
+        "a vertical six-tap prediction needs a fraction and a 16 or 8 pixel block"
+    );
+    let (column, top) = (origin % stride, origin / stride);
+    assert!(
+        top >= MARGIN_BEFORE
+            && column + size <= stride
+            && (top + size - 1 + MARGIN_AFTER) * stride + column + size <= source.len(),
+        "the block and its vertical taps lie inside the source"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2_enabled() {
+        let last_row = source.len() / stride - 1;
+        let rows = (stride, column, top as isize, last_row);
+        // SAFETY: `avx2_enabled` is only true on CPUs with AVX2. With no horizontal fraction
+        // the kernel loads each row's `size` pixels from the block's column, which the
+        // assertion above keeps inside `source` for every row it reads.
+        unsafe {
+            match size {
+                16 => sixtap_vector::predict::<16>(source, rows, 0, fraction_y, out, out_stride),
+                _ => sixtap_vector::predict::<8>(source, rows, 0, fraction_y, out, out_stride),
+            }
+        }
+        return;
+    }
+    predict_vertical_sixtap_portable(source, stride, origin, fraction_y, size, out, out_stride);
+}
+
+/// [`predict_vertical_sixtap`] in plain Rust, after its checks.
+fn predict_vertical_sixtap_portable(
+    source: &[u8],
+    stride: usize,
+    origin: usize,
+    fraction_y: usize,
+    size: usize,
+    out: &mut [u8],
+    out_stride: usize,
+) {
+    match size {
+        16 => sixtap::<16>(source, stride, origin, 0, fraction_y, out, out_stride),
+        _ => sixtap::<8>(source, stride, origin, 0, fraction_y, out, out_stride),
+    }
+}
+
 /// [`predict_block`] compiled for CPUs with AVX2, with the six-tap filter in vector kernels.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
@@ -1106,6 +1168,48 @@ mod tests {
             stride: width,
             data,
         }
+    }
+
+    #[test]
+    fn vertical_six_tap_predictions_are_the_decoders() {
+        let plane = noise_plane(48, 48, 11);
+        let mut checked = 0;
+        for size in [8, 16] {
+            for (x, y) in [(2, 2), (5, 9), (30, 27 - size)] {
+                for fraction_y in 1..8 {
+                    let mv = MotionVector::new(fraction_y as i16, 0);
+                    let mut expected = [0u8; 256];
+                    let filter = InterpolationFilter::SixTap;
+                    predict_block(&plane, x, y, mv, size, size, filter, &mut expected, 16);
+                    let origin = y * plane.stride + x;
+                    let mut dispatched = [0u8; 256];
+                    let mut portable = [0u8; 256];
+                    let (data, stride) = (&plane.data, plane.stride);
+                    predict_vertical_sixtap(
+                        data,
+                        stride,
+                        origin,
+                        fraction_y,
+                        size,
+                        &mut dispatched,
+                        16,
+                    );
+                    predict_vertical_sixtap_portable(
+                        data,
+                        stride,
+                        origin,
+                        fraction_y,
+                        size,
+                        &mut portable,
+                        16,
+                    );
+                    assert_eq!(dispatched, expected, "{size} at ({x}, {y}), {fraction_y}");
+                    assert_eq!(portable, expected, "{size} at ({x}, {y}), {fraction_y}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 42);
     }
 
     #[test]

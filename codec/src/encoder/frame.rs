@@ -868,17 +868,26 @@ impl<'a> FrameEncoder<'a> {
             let filter = InterpolationFilter::for_version(self.header.version);
             let mut cache = self.luma_predictions.borrow_mut();
             let slot = cache.insert(key);
-            inter::predict_block(
-                &picture.y,
+            let block = &mut cache.blocks[slot];
+            if !self.search_planes(reference).predict_vertical_quarter(
                 mb_x * 16,
                 mb_y * 16,
                 mv,
                 16,
-                16,
-                filter,
-                &mut cache.blocks[slot],
-                16,
-            );
+                block,
+            ) {
+                inter::predict_block(
+                    &picture.y,
+                    mb_x * 16,
+                    mb_y * 16,
+                    mv,
+                    16,
+                    16,
+                    filter,
+                    block,
+                    16,
+                );
+            }
             slot
         });
         std::cell::Ref::map(self.luma_predictions.borrow(), |cache| &cache.blocks[slot])
@@ -1217,7 +1226,9 @@ impl<'a> FrameEncoder<'a> {
                     return distortion;
                 }
                 let mut prediction = [0u8; 64];
-                inter::predict_block(&picture.y, x, y, mv, 8, 8, filter, &mut prediction, 8);
+                if !planes.predict_vertical_quarter(x, y, mv, 8, &mut prediction) {
+                    inter::predict_block(&picture.y, x, y, mv, 8, 8, filter, &mut prediction, 8);
+                }
                 sad(&source, 8, &prediction, 8, 8, 8)
             };
             let valid = |mv: MotionVector| {

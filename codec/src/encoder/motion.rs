@@ -758,6 +758,48 @@ impl SearchPlanes {
         true
     }
 
+    /// Writes the decoder's prediction of the `size` x `size` block (16 or 8) at (`x`, `y`)
+    /// displaced by `mv` into `out` (packed rows), when `mv` has a quarter-pixel vertical part,
+    /// a whole- or half-pixel horizontal part, and the half phases are already filtered: one
+    /// vertical pass over the plane of the horizontal phase instead of the decoder's two.
+    /// Returns whether it did; not near the padded area's edges.
+    pub fn predict_vertical_quarter(
+        &self,
+        x: usize,
+        y: usize,
+        mv: crate::modes::MotionVector,
+        size: usize,
+        out: &mut [u8],
+    ) -> bool {
+        if mv.col & 3 != 0 || mv.row & 3 == 0 {
+            return false;
+        }
+        let plane = if mv.col & 4 == 0 {
+            &self.whole
+        } else {
+            match self.half_phases.get() {
+                Some(phases) => &phases[0],
+                None => return false,
+            }
+        };
+        // The margin covers the horizontal phase's taps and the vertical taps.
+        let Some((block_x, block_y)) = self.inside_margin(x, y, mv, size) else {
+            return false;
+        };
+        let padded = PaddedPlane::BORDER as isize;
+        let origin = (block_y + padded) as usize * plane.stride + (block_x + padded) as usize;
+        crate::inter::predict_vertical_sixtap(
+            &plane.data,
+            plane.stride,
+            origin,
+            (mv.row & 7) as usize,
+            size,
+            out,
+            size,
+        );
+        true
+    }
+
     /// The plane and top-left corner of the block [`SearchPlanes::sad`] compares, or `None`
     /// where it gives `None`.
     fn located(
@@ -770,17 +812,29 @@ impl SearchPlanes {
         if (mv.row | mv.col) & 3 != 0 {
             return None;
         }
+        let (block_x, block_y) = self.inside_margin(x, y, mv, size)?;
         let phase = usize::from(mv.col & 4 != 0) + 2 * usize::from(mv.row & 4 != 0);
-        let plane = self.phase(phase);
+        Some(self.phase(phase).block(block_x, block_y))
+    }
+
+    /// The top-left corner (frame coordinates) of the `size` x `size` block at (`x`, `y`)
+    /// displaced by `mv`, when it keeps three pixels away from the padded area's edges: the
+    /// reach of the six-tap filter's taps, which the half phases were filtered with.
+    fn inside_margin(
+        &self,
+        x: usize,
+        y: usize,
+        mv: crate::modes::MotionVector,
+        size: usize,
+    ) -> Option<(isize, isize)> {
         let block_x = x as isize + isize::from(mv.col >> 3);
         let block_y = y as isize + isize::from(mv.row >> 3);
-        // Three pixels of margin for the taps the half-pixel phases were filtered with.
         let border = PaddedPlane::BORDER as isize - 3;
         let inside = block_x >= -border
             && block_y >= -border
-            && block_x + size as isize <= plane.width as isize + border
-            && block_y + size as isize <= plane.height as isize + border;
-        inside.then(|| plane.block(block_x, block_y))
+            && block_x + size as isize <= self.whole.width as isize + border
+            && block_y + size as isize <= self.whole.height as isize + border;
+        inside.then_some((block_x, block_y))
     }
 }
 
@@ -968,6 +1022,50 @@ mod tests {
         let quarter = MotionVector::new(2, 0);
         assert_eq!(planes.sad(&source, 16, 16, quarter, 16), None);
         assert!(!planes.copy_prediction(16, 16, quarter, 16, &mut prediction));
+    }
+
+    #[test]
+    fn quarter_pixel_vertical_predictions_from_the_planes_are_the_decoders() {
+        use crate::inter::{predict_block, InterpolationFilter};
+        use crate::modes::MotionVector;
+        use crate::picture::Plane;
+        let (width, height) = (48, 40);
+        let plane = Plane {
+            width,
+            height,
+            stride: width,
+            data: textured_plane(width, height),
+        };
+        let planes = SearchPlanes::new(&plane.data, width, width, height);
+        let mut out = [0u8; 256];
+        let half_column = MotionVector::new(2, 4);
+        // Before any half-pixel search the horizontal phase is not there to read.
+        assert!(!planes.predict_vertical_quarter(16, 16, half_column, 16, &mut out));
+        assert!(planes
+            .sad(&[0; 256], 16, 16, MotionVector::new(4, 4), 16)
+            .is_some());
+        let mut checked = 0;
+        for size in [8, 16] {
+            for (x, y) in [(0, 0), (16, 8), (32, 24)] {
+                for row in -240i16..=240 {
+                    for column in (-240i16..=240).step_by(4) {
+                        let mv = MotionVector::new(row, column);
+                        let mut from_planes = [0u8; 256];
+                        if !planes.predict_vertical_quarter(x, y, mv, size, &mut from_planes) {
+                            assert!(row & 3 == 0 || planes.inside_margin(x, y, mv, size).is_none());
+                            continue;
+                        }
+                        let mut expected = [0u8; 256];
+                        let filter = InterpolationFilter::SixTap;
+                        predict_block(&plane, x, y, mv, size, size, filter, &mut expected, size);
+                        assert_eq!(from_planes, expected, "{size} at ({x}, {y}), {mv:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // Vectors reaching into the border are checked too, not only those inside the plane.
+        assert!(checked > 20_000, "{checked}");
     }
 
     #[cfg(target_arch = "x86_64")]
