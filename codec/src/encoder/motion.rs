@@ -975,19 +975,24 @@ mod tests {
         assert!(moved > 100, "{moved}");
     }
 
-    #[test]
-    fn search_planes_give_the_decoders_whole_and_half_pixel_sads_and_predictions() {
-        use crate::inter::{predict_block, InterpolationFilter};
-        use crate::modes::MotionVector;
-        use crate::picture::Plane;
+    /// A 48 x 40 textured plane and its search planes.
+    fn textured_search_planes() -> (crate::picture::Plane, SearchPlanes) {
         let (width, height) = (48, 40);
-        let plane = Plane {
+        let plane = crate::picture::Plane {
             width,
             height,
             stride: width,
             data: textured_plane(width, height),
         };
         let planes = SearchPlanes::new(&plane.data, width, width, height);
+        (plane, planes)
+    }
+
+    #[test]
+    fn search_planes_give_the_decoders_whole_and_half_pixel_sads_and_predictions() {
+        use crate::inter::{predict_block, InterpolationFilter};
+        use crate::modes::MotionVector;
+        let (plane, planes) = textured_search_planes();
         let source: Vec<u8> = (0..256).map(|index| (index * 37 % 251) as u8).collect();
         let mut checked = 0;
         let mut prediction = [0u8; 256];
@@ -1028,15 +1033,7 @@ mod tests {
     fn quarter_pixel_vertical_predictions_from_the_planes_are_the_decoders() {
         use crate::inter::{predict_block, InterpolationFilter};
         use crate::modes::MotionVector;
-        use crate::picture::Plane;
-        let (width, height) = (48, 40);
-        let plane = Plane {
-            width,
-            height,
-            stride: width,
-            data: textured_plane(width, height),
-        };
-        let planes = SearchPlanes::new(&plane.data, width, width, height);
+        let (plane, planes) = textured_search_planes();
         let mut out = [0u8; 256];
         let half_column = MotionVector::new(2, 4);
         // Before any half-pixel search the horizontal phase is not there to read.
