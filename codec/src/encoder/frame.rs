@@ -864,33 +864,42 @@ impl<'a> FrameEncoder<'a> {
         let key = PredictionCache::key(mb_y * self.columns + mb_x, reference, mv);
         let cached = self.luma_predictions.borrow().slot(key);
         let slot = cached.unwrap_or_else(|| {
-            let picture = self.reference_picture(reference);
-            let filter = InterpolationFilter::for_version(self.header.version);
             let mut cache = self.luma_predictions.borrow_mut();
             let slot = cache.insert(key);
-            let block = &mut cache.blocks[slot];
-            if !self.search_planes(reference).predict_vertical_quarter(
+            self.predict_luma(
+                reference,
                 mb_x * 16,
                 mb_y * 16,
                 mv,
                 16,
-                block,
-            ) {
-                inter::predict_block(
-                    &picture.y,
-                    mb_x * 16,
-                    mb_y * 16,
-                    mv,
-                    16,
-                    16,
-                    filter,
-                    block,
-                    16,
-                );
-            }
+                &mut cache.blocks[slot],
+            );
             slot
         });
         std::cell::Ref::map(self.luma_predictions.borrow(), |cache| &cache.blocks[slot])
+    }
+
+    /// The decoder's luma prediction of the `size` x `size` block at (`x`, `y`) displaced by
+    /// `mv`, into `out` (packed rows): one vertical pass over the reference's search planes
+    /// where they allow it, the decoder's own prediction otherwise.
+    fn predict_luma(
+        &self,
+        reference: ReferenceKind,
+        x: usize,
+        y: usize,
+        mv: MotionVector,
+        size: usize,
+        out: &mut [u8],
+    ) {
+        if self
+            .search_planes(reference)
+            .predict_vertical_quarter(x, y, mv, size, out)
+        {
+            return;
+        }
+        let filter = InterpolationFilter::for_version(self.header.version);
+        let picture = self.reference_picture(reference);
+        inter::predict_block(&picture.y, x, y, mv, size, size, filter, out, size);
     }
 
     /// Cost in 1/256 bit of a NEWMV vector against `best` (large when it cannot be coded).
@@ -1185,8 +1194,6 @@ impl<'a> FrameEncoder<'a> {
         let reference = ReferenceKind::Last;
         let planes = self.search_planes(reference);
         let best_mv = near.best;
-        let picture = self.references.as_ref()?.get(reference)?.picture();
-        let filter = InterpolationFilter::for_version(self.header.version);
         let mut subblock_mvs = [MotionVector::ZERO; 16];
         let mut total_distortion = 0u64;
         let mut total_rate = u64::from(bool_cost(true, SPLIT_MV_PROBABILITIES[0]))
@@ -1226,9 +1233,7 @@ impl<'a> FrameEncoder<'a> {
                     return distortion;
                 }
                 let mut prediction = [0u8; 64];
-                if !planes.predict_vertical_quarter(x, y, mv, 8, &mut prediction) {
-                    inter::predict_block(&picture.y, x, y, mv, 8, 8, filter, &mut prediction, 8);
-                }
+                self.predict_luma(reference, x, y, mv, 8, &mut prediction);
                 sad(&source, 8, &prediction, 8, 8, 8)
             };
             let valid = |mv: MotionVector| {

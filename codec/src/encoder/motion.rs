@@ -384,8 +384,10 @@ pub fn full_pixel_search(
 /// interpolated at the three half-pixel phases with VP8's six-tap filter.
 ///
 /// Whole- and half-pixel positions then cost one sum of absolute differences, exactly what the
-/// decoder's prediction would give inside the padded area (quarter pixels still need the
-/// decoder's prediction: estimates of them cost more quality than they save time). A reference
+/// decoder's prediction would give inside the padded area. Quarter-pixel positions still need
+/// the decoder's six-tap prediction (estimates of them cost more quality than they save time),
+/// but one whose horizontal part is a whole or half pixel takes a single vertical pass over the
+/// plane of that phase ([`SearchPlanes::predict_vertical_quarter`]). A reference
 /// frame computes these once, on first use, and keeps them
 /// for every encode that predicts from it (see [`crate::state::ReferenceFrame::search_planes`]).
 /// The half-pixel phases are only filtered when a half-pixel vector is first asked for:
