@@ -85,7 +85,8 @@ pub struct CodedFrame {
     /// Every macroblock's modes, raster order.
     pub infos: Vec<MacroblockInfo>,
     /// The dequantised coefficients of the macroblocks that code any (those not skipped),
-    /// raster order: a skipped macroblock's are all zero.
+    /// raster order: a skipped macroblock's are all zero. Debug builds only, where they check
+    /// the reconstruction against the decoder's; empty in release builds.
     pub coefficients: Vec<MacroblockCoefficients>,
     /// Whether the loop filter filters each macroblock's inner edges, raster order: all but
     /// the skipped whole-block-mode macroblocks, which code no coefficient.
@@ -1951,7 +1952,10 @@ pub fn encode_frame(
                     &mut left,
                 );
                 coded_levels.push(coding.levels);
-                coded_coefficients.push(coding.coefficients.clone());
+                // Only the debug builds' check of the reconstruction reads them.
+                if cfg!(debug_assertions) {
+                    coded_coefficients.push(coding.coefficients.clone());
+                }
             }
             // The frame codes no segment map, so a decoder keeps each macroblock's segment
             // from the state (none after a key frame); the target state must too.
