@@ -1930,8 +1930,8 @@ pub fn encode_frame(
     let mut encoder = FrameEncoder::new(state, picture, settings);
     let columns = encoder.columns;
     let rows = encoder.rows;
-    // One macroblock's coding at a time; only the levels and coefficients of the macroblocks
-    // that code any are kept (most are skipped), in raster order.
+    // One macroblock's coding at a time; only the levels of the macroblocks that code any are
+    // kept (most are skipped), in raster order, and their coefficients in debug builds.
     let mut coded_levels: Vec<[[i16; 16]; 25]> = Vec::new();
     let mut coded_coefficients: Vec<MacroblockCoefficients> = Vec::new();
     let mut token_counts = TokenClassCounts::default();
