@@ -214,13 +214,56 @@ fn interop_with_rate_control() {
 }
 
 #[test]
-fn fast_effort_interoperates() {
+fn real_time_efforts_interoperate() {
     let pictures = clip(10, 176, 144);
-    let params = EncodeParams {
-        effort: Effort::Fast,
-        ..EncodeParams::with_quantizer(45)
+    for (name, effort) in [("fast", Effort::Fast), ("balanced", Effort::Balanced)] {
+        let params = EncodeParams {
+            effort,
+            ..EncodeParams::with_quantizer(45)
+        };
+        check_interop(name, &pictures, &params);
+    }
+}
+
+#[test]
+fn real_time_efforts_code_no_residual_for_a_nearly_unchanged_macroblock() {
+    // A key frame, then its own picture with one 4x4 luma block 20 levels brighter: the
+    // zero vector predicts that macroblock with a small error. The real-time efforts code no
+    // residual for it, so the block shows the reference unchanged; the thorough effort codes
+    // the difference.
+    let pictures = clip(1, 176, 144);
+    let key = encode(
+        &DecoderState::new(),
+        &pictures[0],
+        &EncodeParams {
+            loop_filter_level: Some(0),
+            ..EncodeParams::with_quantizer(20)
+        },
+    )
+    .expect("key frame");
+    let mut brighter = key.picture.clone();
+    let (x, y) = (64, 48);
+    for row in y..y + 4 {
+        for pixel in &mut brighter.y.row_mut(row)[x..x + 4] {
+            *pixel = pixel.saturating_add(20);
+        }
+    }
+    let block = |picture: &Picture| -> Vec<u8> {
+        (y..y + 4)
+            .flat_map(|row| picture.y.row(row)[x..x + 4].to_vec())
+            .collect()
     };
-    check_interop("fast", &pictures, &params);
+    for effort in [Effort::Fast, Effort::Balanced, Effort::Thorough] {
+        let params = EncodeParams {
+            effort,
+            loop_filter_level: Some(0),
+            ..EncodeParams::with_quantizer(20)
+        };
+        let frame = encode(&key.target, &brighter, &params).expect("inter frame");
+        assert_decodes_to_target(&key.target, &frame, 1);
+        let unchanged = block(&frame.picture) == block(&key.picture);
+        assert_eq!(unchanged, effort != Effort::Thorough, "{effort:?}");
+    }
 }
 
 #[test]

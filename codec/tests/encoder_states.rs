@@ -75,7 +75,7 @@ fn frames_encoded_from_mid_stream_states_decode_to_their_targets() {
     ] {
         for state in states_of(name, 6) {
             let picture = gradient(state.width(), state.height(), 137);
-            for effort in [Effort::Fast, Effort::Thorough] {
+            for effort in [Effort::Fast, Effort::Balanced, Effort::Thorough] {
                 for (quantizer, loop_filter_level) in [(127, Some(59)), (20, None)] {
                     for refresh in [false, true] {
                         let params = EncodeParams {

@@ -73,6 +73,10 @@ pub struct FrameSettings {
     pub split: bool,
     /// Whether to choose the loop-filter level by trial.
     pub filter_trials: bool,
+    /// Whether to take the real-time shortcuts: no residual for an inter prediction whose error
+    /// would almost surely quantise away, and no sub-pixel refinement of a whole-pixel vector
+    /// that already predicts well.
+    pub shortcuts: bool,
 }
 
 /// A coded frame with everything the reconstruction needs.
@@ -279,6 +283,11 @@ struct FrameEncoder<'a> {
     provisional_sad: u32,
     /// Whole-macroblock luma SAD above which SPLITMV is tried.
     split_min_sad: u32,
+    /// Luma SAD, and summed U and V SAD, of an inter prediction at or below which the
+    /// macroblock is coded without a residual ([`u32::MAX`] to never code it so).
+    predicted_skip_sad: (u32, u32),
+    /// Whole-pixel vector SAD at or below which the vector is not refined to sub-pixels.
+    subpixel_min_sad: u32,
     luma_mode_costs: [u32; 5],
     /// Cost of each motion-vector component difference (row, column), indexed by the
     /// quarter-pixel value plus [`MAX_MV_DIFFERENCE`].
@@ -449,6 +458,17 @@ impl<'a> FrameEncoder<'a> {
         let provisional_sad = (PROVISIONAL_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
         let split_min_sad = SPLIT_SEARCH_MIN_SAD
             .max((SPLIT_SEARCH_MIN_SAD_PER_STEP * f64::from(factors.y1[1])) as u32);
+        let (predicted_skip_sad, subpixel_min_sad) = if settings.shortcuts {
+            (
+                (
+                    (PREDICTED_SKIP_SAD_PER_STEP * f64::from(factors.y1[1])) as u32,
+                    (PREDICTED_SKIP_CHROMA_SAD_PER_STEP * f64::from(factors.uv[1])) as u32,
+                ),
+                (SUBPIXEL_MIN_SAD_PER_STEP * f64::from(factors.y1[1])) as u32,
+            )
+        } else {
+            ((0, 0), 0)
+        };
         let mv_costs =
             std::array::from_fn(|component| mv_component_costs(&base_probabilities.mv[component]));
         let subblock_mode_costs = subblock_mode_costs(key_frame);
@@ -477,6 +497,8 @@ impl<'a> FrameEncoder<'a> {
             zero_enough_sad,
             provisional_sad,
             split_min_sad,
+            predicted_skip_sad,
+            subpixel_min_sad,
             infos: vec![MacroblockInfo::default(); columns * rows],
             above_contexts: vec![[0; 9]; columns],
             left_context: [0; 9],
@@ -1100,7 +1122,7 @@ impl<'a> FrameEncoder<'a> {
                 let mut best_new_cost = self
                     .lambda
                     .sad_cost(u64::from(best_distortion), self.mv_rate(mv, best_mv));
-                if self.settings.subpixel {
+                if self.settings.subpixel && best_distortion > self.subpixel_min_sad {
                     // At half then quarter pixels (4 and 2 in eighth-pixel units): the four
                     // neighbours across, then the one diagonal between the better vertical and
                     // the better horizontal neighbour.
@@ -1442,14 +1464,6 @@ impl<'a> FrameEncoder<'a> {
                     &mut luma_prediction,
                     &mut chroma_prediction,
                 );
-                code_luma_without_y2(
-                    &self.quantizers,
-                    source_luma,
-                    &luma_prediction,
-                    levels,
-                    coefficients,
-                    &mut luma_out,
-                );
             } else {
                 self.predict_inter(
                     info.reference,
@@ -1459,23 +1473,48 @@ impl<'a> FrameEncoder<'a> {
                     &mut luma_prediction,
                     &mut chroma_prediction,
                 );
-                code_luma_with_y2(
+            }
+            let (luma_skip_sad, chroma_skip_sad) = self.predicted_skip_sad;
+            let predicted_skip = info.mode != MacroblockMode::Split
+                && sad(source_luma, 16, &luma_prediction, 16, 16, 16) <= luma_skip_sad
+                && sad(source_u, 8, &chroma_prediction[0], 8, 8, 8)
+                    + sad(source_v, 8, &chroma_prediction[1], 8, 8, 8)
+                    <= chroma_skip_sad;
+            if predicted_skip {
+                // So close that the residual would almost surely quantise away: code none.
+                *levels = [[0; 16]; 25];
+                luma_out = luma_prediction;
+                u_out = chroma_prediction[0];
+                v_out = chroma_prediction[1];
+            } else {
+                if info.mode == MacroblockMode::Split {
+                    code_luma_without_y2(
+                        &self.quantizers,
+                        source_luma,
+                        &luma_prediction,
+                        levels,
+                        coefficients,
+                        &mut luma_out,
+                    );
+                } else {
+                    code_luma_with_y2(
+                        &self.quantizers,
+                        source_luma,
+                        &luma_prediction,
+                        levels,
+                        coefficients,
+                        &mut luma_out,
+                    );
+                }
+                code_chroma(
                     &self.quantizers,
-                    source_luma,
-                    &luma_prediction,
+                    [source_u, source_v],
+                    [&chroma_prediction[0], &chroma_prediction[1]],
                     levels,
                     coefficients,
-                    &mut luma_out,
+                    [&mut u_out, &mut v_out],
                 );
             }
-            code_chroma(
-                &self.quantizers,
-                [source_u, source_v],
-                [&chroma_prediction[0], &chroma_prediction[1]],
-                levels,
-                coefficients,
-                [&mut u_out, &mut v_out],
-            );
             // Keep the residual only when it is worth its bits.
             let has_y2 = info.mode.has_y2();
             let any_level = levels
@@ -1601,6 +1640,20 @@ const ZERO_ENOUGH_SAD_PER_STEP: f64 = 4.0;
 /// before any vector search, and kept when its residual is not worth coding: a search would
 /// mostly find another vector whose residual is not worth coding either.
 const PROVISIONAL_SAD_PER_STEP: f64 = 8.0;
+
+/// Inter-prediction luma SAD, per unit of the luma AC step, at or below which the real-time
+/// shortcuts code no residual: about one step of error per sixteen pixels, which the
+/// quantiser almost always rounds to nothing anyway.
+const PREDICTED_SKIP_SAD_PER_STEP: f64 = 16.0;
+
+/// The same for the summed U and V SADs, per unit of the chroma AC step (half the luma's
+/// allowance: the chroma blocks have half the luma's pixels).
+const PREDICTED_SKIP_CHROMA_SAD_PER_STEP: f64 = 8.0;
+
+/// Whole-pixel vector SAD, per unit of the luma AC step, at or below which the real-time
+/// shortcuts keep the vector without sub-pixel refinement: what refinement would still
+/// remove mostly quantises away.
+const SUBPIXEL_MIN_SAD_PER_STEP: f64 = 16.0;
 
 /// Most small-diamond steps of the whole-pixel search on the golden and alternate references.
 const OTHER_REFERENCE_SEARCH_STEPS: usize = 2;
@@ -2220,6 +2273,7 @@ mod tests {
             subpixel: true,
             split: true,
             filter_trials: false,
+            shortcuts: false,
         };
 
         let mut encoder = FrameEncoder::new(&state, &changed, &settings);

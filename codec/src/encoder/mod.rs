@@ -30,12 +30,15 @@ use crate::state::{DecoderState, StateId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Effort {
     /// Whole-block intra modes, whole-pixel motion search, a loop-filter level from the
-    /// quantizer.
+    /// quantizer, and the real-time shortcuts: no residual where the inter prediction's error
+    /// would almost surely quantise away.
     Fast,
-    /// Fast plus quarter-pixel motion refinement: most of the quality at less cost.
+    /// Fast plus quarter-pixel motion refinement of the vectors that do not already predict
+    /// well: most of the quality at less cost.
     Balanced,
     /// Adds 4x4 intra modes, SPLITMV, the golden and alternate references (with a short
-    /// whole-pixel vector search where they beat LAST) and a loop-filter level chosen by trial.
+    /// whole-pixel vector search where they beat LAST) and a loop-filter level chosen by
+    /// trial, and takes no shortcuts.
     #[default]
     Thorough,
 }
@@ -227,6 +230,7 @@ pub fn encode(
         subpixel: params.effort != Effort::Fast,
         split: thorough,
         filter_trials: thorough,
+        shortcuts: !thorough,
     };
     let frame::CodedFrame {
         bytes,
