@@ -1424,6 +1424,8 @@ impl<'a> FrameEncoder<'a> {
         let mut info = MacroblockInfo::default();
         let mut inter_choice = None;
         let mut provisional = false;
+        // False once the levels are known to be all zero.
+        let mut any_level = true;
         if !self.header.key_frame {
             let (candidate, inter_cost, extent) =
                 self.decide_inter_macroblock(mb_x, mb_y, source_luma, allow_provisional);
@@ -1483,6 +1485,7 @@ impl<'a> FrameEncoder<'a> {
             if predicted_skip {
                 // So close that the residual would almost surely quantise away: code none.
                 *levels = [[0; 16]; 25];
+                any_level = false;
                 luma_out = luma_prediction;
                 u_out = chroma_prediction[0];
                 v_out = chroma_prediction[1];
@@ -1517,11 +1520,12 @@ impl<'a> FrameEncoder<'a> {
             }
             // Keep the residual only when it is worth its bits.
             let has_y2 = info.mode.has_y2();
-            let any_level = levels
-                .as_flattened()
-                .iter()
-                .fold(0, |all, &level| all | level)
-                != 0;
+            any_level = any_level
+                && levels
+                    .as_flattened()
+                    .iter()
+                    .fold(0, |all, &level| all | level)
+                    != 0;
             if any_level {
                 let coded_error = u64::from(sse(source_luma, 16, &luma_out, 16, 16, 16))
                     + u64::from(sse(source_u, 8, &u_out, 8, 8, 8))
@@ -1539,8 +1543,7 @@ impl<'a> FrameEncoder<'a> {
                     )
                 {
                     *levels = [[0; 16]; 25];
-                    coefficients.clear();
-                    coefficients.blocks = [[0; 16]; 25];
+                    any_level = false;
                     luma_out = luma_prediction;
                     u_out = chroma_prediction[0];
                     v_out = chroma_prediction[1];
@@ -1576,29 +1579,17 @@ impl<'a> FrameEncoder<'a> {
 
         // Coded-block flags and the skip flag, as the decoder will see them.
         let has_y2 = info.mode.has_y2();
-        let mut coded = 0u32;
-        for (block, block_levels) in levels.iter().enumerate() {
-            if block == Y2_BLOCK && !has_y2 {
-                continue;
-            }
-            let mut coded_levels = *block_levels;
-            if block < 16 && has_y2 {
-                coded_levels[0] = 0;
-            }
-            if coded_levels.iter().fold(0, |all, &level| all | level) != 0 {
-                coded |= 1 << block;
-            }
-        }
+        let coded = if any_level {
+            coded_blocks(levels, has_y2)
+        } else {
+            0
+        };
         if provisional && coded != 0 {
             return false;
         }
+        // A macroblock that codes nothing is skipped: its coefficients are never read.
         coefficients.coded_blocks = coded;
         info.skip_coefficients = coded == 0;
-        if coded == 0 {
-            // Nothing coded: the decoder sees all-zero coefficients.
-            coefficients.clear();
-            coefficients.blocks = [[0; 16]; 25];
-        }
 
         // Store the reconstruction and advance token contexts.
         store_block::<16>(&mut self.recon.y, mb_x * 16, mb_y * 16, &luma_out);
@@ -1630,6 +1621,25 @@ impl<'a> FrameEncoder<'a> {
         *coded_info = info;
         true
     }
+}
+
+/// The blocks of a macroblock's `levels` that code at least one level, one bit each (as the
+/// decoder counts them: with a Y2 block, the luma blocks' first positions are Y2's).
+fn coded_blocks(levels: &[[i16; 16]; 25], has_y2: bool) -> u32 {
+    let first_kept = if has_y2 { 0 } else { -1 };
+    let mut coded = 0u32;
+    for (block, block_levels) in levels.iter().enumerate() {
+        let mut kept = *block_levels;
+        if block < 16 {
+            kept[0] &= first_kept;
+        }
+        let any = kept.iter().fold(0, |all, &level| all | level);
+        coded |= u32::from(any != 0) << block;
+    }
+    if !has_y2 {
+        coded &= !(1 << Y2_BLOCK);
+    }
+    coded
 }
 
 /// Zero-vector SAD, per unit of the AC step, below which a macroblock takes ZEROMV at once: the
@@ -1988,10 +1998,17 @@ pub fn encode_frame(
     let mut coded_levels: Vec<[[i16; 16]; 25]> = Vec::new();
     let mut coded_coefficients: Vec<MacroblockCoefficients> = Vec::new();
     let mut token_counts = TokenClassCounts::default();
+    let mut coding = MacroblockCoding::default();
     for mb_y in 0..rows {
         encoder.left_context = [0; 9];
         for mb_x in 0..columns {
-            let mut coding = MacroblockCoding::default();
+            // Each macroblock starts from no decision and no levels. Its dequantised
+            // coefficients need no clearing in release builds, which never read them.
+            coding.info = MacroblockInfo::default();
+            coding.levels = [[0; 16]; 25];
+            if cfg!(debug_assertions) {
+                coding.coefficients = MacroblockCoefficients::default();
+            }
             let mut above = encoder.above_contexts[mb_x];
             let mut left = encoder.left_context;
             encoder.code_macroblock(mb_x, mb_y, &mut coding);
