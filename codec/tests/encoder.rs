@@ -45,7 +45,7 @@ fn assert_decodes_to_target(state: &DecoderState, frame: &EncodedFrame, index: u
     );
     assert_eq!(
         decoded_picture.as_ref(),
-        Some(&frame.picture),
+        Some(&frame.picture()),
         "frame {index}: picture differs"
     );
 }
@@ -105,7 +105,7 @@ fn check_with_vpxdec(ivf: &Path, frames: &[EncodedFrame]) {
         .expect("vpxdec must be installed (apt-get install vpx-tools)");
     assert!(status.success(), "vpxdec failed on {}", ivf.display());
     let decoded = std::fs::read(&output).expect("vpxdec output");
-    let frame_size = frames[0].picture.to_i420().len();
+    let frame_size = frames[0].picture().to_i420().len();
     assert_eq!(
         decoded.len(),
         frame_size * frames.len(),
@@ -113,7 +113,7 @@ fn check_with_vpxdec(ivf: &Path, frames: &[EncodedFrame]) {
     );
     for (index, (frame, theirs)) in frames.iter().zip(decoded.chunks(frame_size)).enumerate() {
         assert_eq!(
-            common::md5_hex(&frame.picture.to_i420()),
+            common::md5_hex(&frame.picture().to_i420()),
             common::md5_hex(theirs),
             "frame {index} differs from vpxdec"
         );
@@ -241,7 +241,7 @@ fn real_time_efforts_code_no_residual_for_a_nearly_unchanged_macroblock() {
         },
     )
     .expect("key frame");
-    let mut brighter = key.picture.clone();
+    let mut brighter = key.picture();
     let (x, y) = (64, 48);
     for row in y..y + 4 {
         for pixel in &mut brighter.y.row_mut(row)[x..x + 4] {
@@ -261,7 +261,7 @@ fn real_time_efforts_code_no_residual_for_a_nearly_unchanged_macroblock() {
         };
         let frame = encode(&key.target, &brighter, &params).expect("inter frame");
         assert_decodes_to_target(&key.target, &frame, 1);
-        let unchanged = block(&frame.picture) == block(&key.picture);
+        let unchanged = block(&frame.picture()) == block(&key.picture());
         assert_eq!(unchanged, effort != Effort::Thorough, "{effort:?}");
     }
 }
@@ -319,7 +319,7 @@ fn encoding_is_pure_and_deterministic() {
     assert_eq!(a.bytes, b.bytes);
     assert_eq!(a.target.id(), b.target.id());
     assert_eq!(state.id(), id);
-    assert_eq!(state.last_picture(), Some(first.picture.clone()));
+    assert_eq!(state.last_picture(), Some(first.picture()));
     // A forced key frame decodes from any state.
     let key = encode(
         &state,
@@ -412,7 +412,7 @@ fn candidates_share_a_source_and_the_chosen_one_continues() {
     assert_eq!(next.source, worse.target.id());
     let (decoded, picture) = decode(&worse.target, &next.bytes).unwrap();
     assert_eq!(decoded.id(), next.target.id());
-    assert_eq!(picture.as_ref(), Some(&next.picture));
+    assert_eq!(picture.as_ref(), Some(&next.picture()));
     // From the other candidate's target the same frame fails or leads somewhere else.
     match decode(&better.target, &next.bytes) {
         Ok((elsewhere, _)) => assert_ne!(elsewhere.id(), next.target.id()),
@@ -457,8 +457,8 @@ fn tiny_and_odd_sizes_round_trip() {
             .map(|picture| picture.cropped(width, height))
             .collect();
         let frames = encode_and_check(&pictures, &EncodeParams::with_quantizer(20));
-        assert_eq!(frames[2].picture.width(), width);
-        assert_eq!(frames[2].picture.height(), height);
+        assert_eq!(frames[2].picture().width(), width);
+        assert_eq!(frames[2].picture().height(), height);
     }
 }
 

@@ -63,7 +63,7 @@ fn check(state: &DecoderState, picture: &Picture, params: &EncodeParams) {
         }
     }
     assert!(decoded == frame.target, "{params:?}");
-    assert_eq!(shown.as_ref(), Some(&frame.picture));
+    assert_eq!(shown.as_ref(), Some(&frame.picture()));
 }
 
 #[test]

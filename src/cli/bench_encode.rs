@@ -151,7 +151,10 @@ fn ours_timed(
         seconds += cpu_seconds(libc::RUSAGE_THREAD) - started;
         bytes += frame.bytes.len();
         if measure_quality {
-            ssims.push(luma_ssim(picture, &frame.picture));
+            let shown = state
+                .last_picture()
+                .context("an encoded frame's target state has no picture")?;
+            ssims.push(luma_ssim(picture, &shown));
         }
     }
     Ok((seconds, bytes, ssims))

@@ -94,7 +94,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         quantizer = i32::from(chosen.quantizer);
         let ssim = ssim_luma(
             &source.luma,
-            &packed_luma(&chosen.picture),
+            &packed_luma(&chosen.picture()),
             source.width,
             source.height,
         );

@@ -118,17 +118,19 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         };
         let frame = encode(&state, &picture, &params)?;
         writer.write_frame(index as u64, &frame.bytes)?;
-        if let Some(recon) = recon_writer.as_mut() {
-            recon.write_picture(&frame.picture)?;
+        // The decoded picture, only when something reads it.
+        let shown = (recon_writer.is_some() || args.stats).then(|| frame.picture());
+        if let (Some(recon), Some(shown)) = (recon_writer.as_mut(), &shown) {
+            recon.write_picture(shown)?;
         }
         if let Some(controller) = controller.as_mut() {
             controller.update(frame.bytes.len(), frame.key_frame);
         }
         total_bytes += frame.bytes.len();
-        if args.stats {
+        if let (true, Some(shown)) = (args.stats, &shown) {
             let (width, height) = (picture.width(), picture.height());
             let reference = packed_luma(&picture);
-            let decoded = packed_luma(&frame.picture);
+            let decoded = packed_luma(shown);
             let ssim = testbed::metrics::ssim_luma(&reference, &decoded, width, height);
             let psnr = testbed::metrics::psnr_luma(&reference, &decoded, width, height);
             ssims.push(ssim);

@@ -73,5 +73,5 @@ fuzz_target!(|data: &[u8]| {
         "target state differs from the decoder's"
     );
     assert_eq!(frame.source, state.id());
-    assert_eq!(decoded_picture.as_ref(), Some(&frame.picture));
+    assert_eq!(decoded_picture.as_ref(), Some(&frame.picture()));
 });

@@ -2273,8 +2273,8 @@ mod tests {
             ..Default::default()
         };
         let key = crate::encoder::encode(&DecoderState::new(), &picture, &finest).expect("key");
+        let mut changed = key.picture();
         let state = key.target;
-        let mut changed = key.picture.clone();
         let pixel = 5 * changed.y.stride + 5;
         changed.y.data[pixel] = changed.y.data[pixel].saturating_add(24);
         let settings = FrameSettings {
@@ -2315,7 +2315,7 @@ mod tests {
         assert!(!frame.key_frame);
         let (decoded, shown) = crate::decode(&state, &frame.bytes).expect("decode");
         assert_eq!(decoded.id(), frame.target.id());
-        assert_eq!(shown.as_ref(), Some(&frame.picture));
+        assert_eq!(shown.as_ref(), Some(&frame.picture()));
     }
 
     #[test]

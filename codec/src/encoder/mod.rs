@@ -93,12 +93,20 @@ pub struct EncodedFrame {
     pub source: StateId,
     /// The state decoding the frame from `source` produces.
     pub target: DecoderState,
-    /// The picture a decoder shows for this frame (display size).
-    pub picture: Picture,
     /// Whether this is a key frame.
     pub key_frame: bool,
     /// The quantizer index used.
     pub quantizer: u8,
+}
+
+impl EncodedFrame {
+    /// The picture a decoder shows for this frame (display size), cut from the target state's
+    /// last frame when asked: a sender seldom needs it, so encoding does not make it.
+    pub fn picture(&self) -> Picture {
+        self.target
+            .last_picture()
+            .expect("an encoded frame's target state has references")
+    }
 }
 
 /// Why a picture could not be encoded.
@@ -240,7 +248,7 @@ pub fn encode(
         inner_edges,
         unfiltered,
     } = frame::encode_frame(state, picture, &settings);
-    let (target, picture) = target_state(
+    let target = target_state(
         state,
         &header,
         &infos,
@@ -252,13 +260,12 @@ pub fn encode(
         bytes,
         source: state.id(),
         target,
-        picture,
         key_frame,
         quantizer: params.quantizer,
     })
 }
 
-/// The state a decoder reaches from `state` by decoding `coded`, and the picture it shows.
+/// The state a decoder reaches from `state` by decoding `coded`.
 ///
 /// The encoder built its reconstruction with the decoder's prediction and inverse-transform
 /// kernels, so the unfiltered frame is the decoder's; the rest is the decoder's own final
@@ -271,7 +278,7 @@ fn target_state(
     coefficients: &[crate::MacroblockCoefficients],
     inner_edges: &[bool],
     mut frame: Picture,
-) -> (DecoderState, Picture) {
+) -> DecoderState {
     #[cfg(debug_assertions)]
     {
         let mut reconstructor = crate::FrameReconstructor::new(state, header);
@@ -304,9 +311,7 @@ fn target_state(
     #[cfg(not(debug_assertions))]
     let _ = coefficients;
     crate::loop_filter::filter_frame(&mut frame, header, infos, inner_edges);
-    let shown = frame.cropped(usize::from(header.width), usize::from(header.height));
-    let target = crate::reconstruct::state_after_frame(state, header, infos, frame);
-    (target, shown)
+    crate::reconstruct::state_after_frame(state, header, infos, frame)
 }
 
 /// Encodes the same picture from the same state with each of `candidates`, in parallel
