@@ -30,8 +30,9 @@ pub struct BenchEncodeArgs {
     /// Skip the 1280x720 upscale.
     #[arg(long)]
     pub skip_720p: bool,
-    /// Our encoder's effort: fast, balanced or thorough.
-    #[arg(long, value_enum, default_value = "thorough")]
+    /// Our encoder's effort: fast, balanced or thorough. Balanced, our real-time effort, is
+    /// the peer of vpxenc's real-time settings.
+    #[arg(long, value_enum, default_value = "balanced")]
     pub effort: EffortArg,
     /// Timed runs per operating point, alternating between our encoder and vpxenc; the fastest
     /// of each counts (other load only slows a run down). Encoder speeds are frames per CPU
@@ -46,7 +47,7 @@ pub struct BenchEncodeArgs {
 pub enum EffortArg {
     /// Whole-block intra modes and whole-pixel vectors.
     Fast,
-    /// Adds quarter-pixel vectors.
+    /// Adds quarter-pixel vectors: the real-time effort.
     Balanced,
     /// Everything the encoder can try.
     Thorough,
