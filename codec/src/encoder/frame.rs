@@ -1652,18 +1652,18 @@ const ZERO_ENOUGH_SAD_PER_STEP: f64 = 4.0;
 const PROVISIONAL_SAD_PER_STEP: f64 = 8.0;
 
 /// Inter-prediction luma SAD, per unit of the luma AC step, at or below which the real-time
-/// shortcuts code no residual: about one step of error per sixteen pixels, which the
+/// shortcuts code no residual: about one step of error per thirteen pixels, which the
 /// quantiser almost always rounds to nothing anyway.
-const PREDICTED_SKIP_SAD_PER_STEP: f64 = 16.0;
+const PREDICTED_SKIP_SAD_PER_STEP: f64 = 20.0;
 
 /// The same for the summed U and V SADs, per unit of the chroma AC step (half the luma's
 /// allowance: the chroma blocks have half the luma's pixels).
-const PREDICTED_SKIP_CHROMA_SAD_PER_STEP: f64 = 8.0;
+const PREDICTED_SKIP_CHROMA_SAD_PER_STEP: f64 = 10.0;
 
 /// Whole-pixel vector SAD, per unit of the luma AC step, at or below which the real-time
 /// shortcuts keep the vector without sub-pixel refinement: what refinement would still
 /// remove mostly quantises away.
-const SUBPIXEL_MIN_SAD_PER_STEP: f64 = 16.0;
+const SUBPIXEL_MIN_SAD_PER_STEP: f64 = 20.0;
 
 /// Most small-diamond steps of the whole-pixel search on the golden and alternate references.
 const OTHER_REFERENCE_SEARCH_STEPS: usize = 2;

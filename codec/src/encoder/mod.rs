@@ -29,9 +29,9 @@ use crate::state::{DecoderState, StateId};
 /// How hard the encoder looks for good decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Effort {
-    /// Whole-block intra modes, whole-pixel motion search, a loop-filter level from the
-    /// quantizer, and the real-time shortcuts: no residual where the inter prediction's error
-    /// would almost surely quantise away.
+    /// Whole-block intra modes (and 4x4 ones on key frames), whole-pixel motion search, a
+    /// loop-filter level from the quantizer, and the real-time shortcuts: no residual where
+    /// the inter prediction's error would almost surely quantise away.
     Fast,
     /// Fast plus quarter-pixel motion refinement of the vectors that do not already predict
     /// well: most of the quality at less cost.
@@ -234,7 +234,8 @@ pub fn encode(
         search_golden: search_golden && thorough,
         search_altref: search_altref && thorough,
         search_other_new_mv: thorough,
-        subblock_intra: thorough,
+        // Every later frame predicts from the key frame: its 4x4 intra modes pay at any effort.
+        subblock_intra: thorough || key_frame,
         subpixel: params.effort != Effort::Fast,
         split: thorough,
         filter_trials: thorough,
