@@ -1490,25 +1490,19 @@ impl<'a> FrameEncoder<'a> {
                 u_out = chroma_prediction[0];
                 v_out = chroma_prediction[1];
             } else {
-                if info.mode == MacroblockMode::Split {
-                    code_luma_without_y2(
-                        &self.quantizers,
-                        source_luma,
-                        &luma_prediction,
-                        levels,
-                        coefficients,
-                        &mut luma_out,
-                    );
+                let code_luma = if info.mode == MacroblockMode::Split {
+                    code_luma_without_y2
                 } else {
-                    code_luma_with_y2(
-                        &self.quantizers,
-                        source_luma,
-                        &luma_prediction,
-                        levels,
-                        coefficients,
-                        &mut luma_out,
-                    );
-                }
+                    code_luma_with_y2
+                };
+                code_luma(
+                    &self.quantizers,
+                    source_luma,
+                    &luma_prediction,
+                    levels,
+                    coefficients,
+                    &mut luma_out,
+                );
                 code_chroma(
                     &self.quantizers,
                     [source_u, source_v],
