@@ -284,9 +284,11 @@ struct FrameEncoder<'a> {
     /// Whole-macroblock luma SAD above which SPLITMV is tried.
     split_min_sad: u32,
     /// Luma SAD, and summed U and V SAD, of an inter prediction at or below which the
-    /// macroblock is coded without a residual ([`u32::MAX`] to never code it so).
+    /// macroblock is coded without a residual. Zero without the shortcuts: only an exact
+    /// prediction, whose residual is zero anyway, then skips the coding.
     predicted_skip_sad: (u32, u32),
-    /// Whole-pixel vector SAD at or below which the vector is not refined to sub-pixels.
+    /// Whole-pixel vector SAD at or below which the vector is not refined to sub-pixels. Zero
+    /// without the shortcuts: only an exact whole-pixel match stays unrefined.
     subpixel_min_sad: u32,
     luma_mode_costs: [u32; 5],
     /// Cost of each motion-vector component difference (row, column), indexed by the
