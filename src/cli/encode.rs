@@ -127,7 +127,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
             controller.update(frame.bytes.len(), frame.key_frame);
         }
         total_bytes += frame.bytes.len();
-        if let (true, Some(shown)) = (args.stats, &shown) {
+        if let Some(shown) = shown.as_ref().filter(|_| args.stats) {
             let (width, height) = (picture.width(), picture.height());
             let reference = packed_luma(&picture);
             let decoded = packed_luma(shown);

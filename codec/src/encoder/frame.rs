@@ -142,6 +142,18 @@ impl Lambda {
     }
 }
 
+/// Where the real-time shortcuts cut work short (SADs, for the frame's quantizer).
+#[derive(Debug, Clone, Copy)]
+struct ShortcutThresholds {
+    /// Luma SAD of an inter prediction at or below which, with the U and V SADs summed at or
+    /// below `skip_chroma_sad`, the macroblock is coded without a residual.
+    skip_luma_sad: u32,
+    /// See `skip_luma_sad`.
+    skip_chroma_sad: u32,
+    /// Whole-pixel vector SAD at or below which the vector is not refined to sub-pixels.
+    subpixel_min_sad: u32,
+}
+
 /// One macroblock's decided coding.
 #[derive(Clone, Default)]
 struct MacroblockCoding {
@@ -283,13 +295,8 @@ struct FrameEncoder<'a> {
     provisional_sad: u32,
     /// Whole-macroblock luma SAD above which SPLITMV is tried.
     split_min_sad: u32,
-    /// Luma SAD, and summed U and V SAD, of an inter prediction at or below which the
-    /// macroblock is coded without a residual. Zero without the shortcuts: only an exact
-    /// prediction, whose residual is zero anyway, then skips the coding.
-    predicted_skip_sad: (u32, u32),
-    /// Whole-pixel vector SAD at or below which the vector is not refined to sub-pixels. Zero
-    /// without the shortcuts: only an exact whole-pixel match stays unrefined.
-    subpixel_min_sad: u32,
+    /// The real-time shortcuts' thresholds, when [`FrameSettings::shortcuts`] asks for them.
+    shortcuts: Option<ShortcutThresholds>,
     luma_mode_costs: [u32; 5],
     /// Cost of each motion-vector component difference (row, column), indexed by the
     /// quarter-pixel value plus [`MAX_MV_DIFFERENCE`].
@@ -460,17 +467,11 @@ impl<'a> FrameEncoder<'a> {
         let provisional_sad = (PROVISIONAL_SAD_PER_STEP * f64::from(factors.y1[1])) as u32;
         let split_min_sad = SPLIT_SEARCH_MIN_SAD
             .max((SPLIT_SEARCH_MIN_SAD_PER_STEP * f64::from(factors.y1[1])) as u32);
-        let (predicted_skip_sad, subpixel_min_sad) = if settings.shortcuts {
-            (
-                (
-                    (PREDICTED_SKIP_SAD_PER_STEP * f64::from(factors.y1[1])) as u32,
-                    (PREDICTED_SKIP_CHROMA_SAD_PER_STEP * f64::from(factors.uv[1])) as u32,
-                ),
-                (SUBPIXEL_MIN_SAD_PER_STEP * f64::from(factors.y1[1])) as u32,
-            )
-        } else {
-            ((0, 0), 0)
-        };
+        let shortcuts = settings.shortcuts.then(|| ShortcutThresholds {
+            skip_luma_sad: (PREDICTED_SKIP_SAD_PER_STEP * f64::from(factors.y1[1])) as u32,
+            skip_chroma_sad: (PREDICTED_SKIP_CHROMA_SAD_PER_STEP * f64::from(factors.uv[1])) as u32,
+            subpixel_min_sad: (SUBPIXEL_MIN_SAD_PER_STEP * f64::from(factors.y1[1])) as u32,
+        });
         let mv_costs =
             std::array::from_fn(|component| mv_component_costs(&base_probabilities.mv[component]));
         let subblock_mode_costs = subblock_mode_costs(key_frame);
@@ -499,8 +500,7 @@ impl<'a> FrameEncoder<'a> {
             zero_enough_sad,
             provisional_sad,
             split_min_sad,
-            predicted_skip_sad,
-            subpixel_min_sad,
+            shortcuts,
             infos: vec![MacroblockInfo::default(); columns * rows],
             above_contexts: vec![[0; 9]; columns],
             left_context: [0; 9],
@@ -1124,7 +1124,10 @@ impl<'a> FrameEncoder<'a> {
                 let mut best_new_cost = self
                     .lambda
                     .sad_cost(u64::from(best_distortion), self.mv_rate(mv, best_mv));
-                if self.settings.subpixel && best_distortion > self.subpixel_min_sad {
+                let predicts_well = self
+                    .shortcuts
+                    .is_some_and(|shortcuts| best_distortion <= shortcuts.subpixel_min_sad);
+                if self.settings.subpixel && !predicts_well {
                     // At half then quarter pixels (4 and 2 in eighth-pixel units): the four
                     // neighbours across, then the one diagonal between the better vertical and
                     // the better horizontal neighbour.
@@ -1478,12 +1481,13 @@ impl<'a> FrameEncoder<'a> {
                     &mut chroma_prediction,
                 );
             }
-            let (luma_skip_sad, chroma_skip_sad) = self.predicted_skip_sad;
             let predicted_skip = info.mode != MacroblockMode::Split
-                && sad(source_luma, 16, &luma_prediction, 16, 16, 16) <= luma_skip_sad
-                && sad(source_u, 8, &chroma_prediction[0], 8, 8, 8)
-                    + sad(source_v, 8, &chroma_prediction[1], 8, 8, 8)
-                    <= chroma_skip_sad;
+                && self.shortcuts.is_some_and(|shortcuts| {
+                    sad(source_luma, 16, &luma_prediction, 16, 16, 16) <= shortcuts.skip_luma_sad
+                        && sad(source_u, 8, &chroma_prediction[0], 8, 8, 8)
+                            + sad(source_v, 8, &chroma_prediction[1], 8, 8, 8)
+                            <= shortcuts.skip_chroma_sad
+                });
             if predicted_skip {
                 // So close that the residual would almost surely quantise away: code none.
                 *levels = [[0; 16]; 25];
