@@ -37,8 +37,9 @@ pub struct BenchEncodeArgs {
     /// Timed runs per operating point, alternating between our encoder and vpxenc; the fastest
     /// of each counts (other load only slows a run down). Encoder speeds are frames per CPU
     /// second (ours: the encoding thread; vpxenc: the child process), which other load on the
-    /// machine disturbs far less than wall-clock time.
-    #[arg(long, default_value_t = 2)]
+    /// machine disturbs far less than wall-clock time. Five runs: on a shared machine a slow
+    /// spell can span two or three runs of one encoder.
+    #[arg(long, default_value_t = 5)]
     pub repetitions: usize,
 }
 
